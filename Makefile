@@ -1,0 +1,57 @@
+# Every entry point of the project. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := $(CURDIR)/.tools
+UV := $(TOOLS)/bin/uv
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+# Pipeline settings (override on the command line: `make run DS=2024-01-31`).
+DS ?=
+DATA_DIR ?= $(CURDIR)/data
+export DATA_DIR
+
+.PHONY: help
+help: ## Show every entry point
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# --- environments -------------------------------------------------------------------------------
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+.PHONY: venv-run venv-dev
+venv-run: $(UV) ## Install what `make run` needs into .venv (locked versions)
+	$(UV) sync --locked --inexact --no-dev --extra embedded --extra dbt
+
+venv-dev: $(UV) ## Install everything (pipeline, Airflow, test tools) into .venv
+	$(UV) sync --locked --all-extras
+
+.PHONY: lock
+lock: $(UV) ## Re-resolve uv.lock after editing pyproject.toml
+	$(UV) lock
+
+# --- the pipeline -------------------------------------------------------------------------------
+.PHONY: run
+run: venv-run ## Run the whole pipeline locally and print the answer (DS=YYYY-MM-DD, default today)
+	$(BIN)/starlink42k run $(if $(DS),--ds $(DS))
+
+# --- checks -------------------------------------------------------------------------------------
+.PHONY: test lint fmt
+test: venv-dev ## Run every test (starts its own PostgreSQL, S3 server and API replay)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv-dev ## Lint and format-check the Python code
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: venv-dev ## Format the Python code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .

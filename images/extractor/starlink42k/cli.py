@@ -1,0 +1,179 @@
+"""``starlink42k``: one command per pipeline step, and ``run`` for all of them in order.
+
+This is the extractor image's entrypoint: Airflow runs ``starlink42k <step> --ds {{ ds }}`` in a
+pod; ``make run`` runs ``starlink42k run``. Logs go to stderr, the answer to stdout.
+Exit codes: 0 done, 1 the pipeline failed (the message says why), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+
+from . import __version__, steps
+from . import log as logs
+from .errors import PipelineError
+from .settings import VARIABLES, Settings
+
+logger = logs.get_logger("cli")
+
+
+def _ds(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--ds {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def today_utc() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def cmd_extract(ctx: steps.Context, args: argparse.Namespace) -> int:
+    steps.extract(ctx, args.dataset, args.ds)
+    return 0
+
+
+def cmd_to_csv(ctx: steps.Context, args: argparse.Namespace) -> int:
+    steps.to_csv(ctx, args.dataset, args.ds)
+    return 0
+
+
+def cmd_load(ctx: steps.Context, args: argparse.Namespace) -> int:
+    steps.load(ctx, args.dataset, args.ds)
+    return 0
+
+
+def cmd_run(ctx: steps.Context, args: argparse.Namespace) -> int:
+    """Every step in order. All sources are fetched before anything is written, so an unreachable
+    source leaves the lake and the warehouse untouched for this ds."""
+    names = ctx.settings.datasets
+    started = time.perf_counter()
+    snapshots = [steps.fetch(ctx, name) for name in names]
+    for snap in snapshots:
+        steps.write_raw(ctx, snap, args.ds)
+    for name in names:
+        steps.to_csv(ctx, name, args.ds)
+    for name in names:
+        steps.load(ctx, name, args.ds)
+    logs.event(
+        logger,
+        "run.done",
+        f"pipeline finished in {time.perf_counter() - started:.1f}s",
+        ds=args.ds,
+        datasets=",".join(names),
+    )
+    return 0
+
+
+def cmd_replay(ctx: steps.Context, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .replay import SAMPLE_DIR, serve
+
+    serve(Path(args.data) if args.data else SAMPLE_DIR, args.host, args.port)
+    return 0
+
+
+def cmd_warehouse(ctx: steps.Context, args: argparse.Namespace) -> int:
+    from . import warehouse as wh
+
+    pgdata = ctx.settings.data_dir / "warehouse"
+    if args.action == "stop":
+        print("stopped" if wh.stop_embedded(pgdata) else "the embedded warehouse was not running")
+        return 0
+    w = ctx.warehouse
+    print(w.display_url())
+    if w.embedded:
+        print(f"connect with: psql '{w.url}'", file=sys.stderr)
+    return 0
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+
+def _add_ds(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ds", type=_ds, default=None, help="logical date YYYY-MM-DD (default: today, UTC)")
+
+
+def _add_dataset(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "dataset_pos",
+        nargs="?",
+        metavar="DATASET",
+        choices=("launches", "starlink", "satcat"),
+        help="launches | starlink | satcat",
+    )
+    p.add_argument("--dataset", choices=("launches", "starlink", "satcat"), help="same as DATASET")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env_help = "\n".join(f"  {k:<28} {d}  (default: {v})" for k, (v, d) in VARIABLES.items())
+    parser = argparse.ArgumentParser(
+        prog="starlink42k",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="When will there be 42,000 Starlink satellites in orbit, and how many launches "
+        "will it take?",
+        epilog=f"configuration (environment variables):\n{env_help}",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    parser.add_argument("--log-format", choices=("text", "json"), help="default: LOG_FORMAT, else auto")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func: Callable, help_: str, dataset: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        if dataset:
+            _add_dataset(p)
+        _add_ds(p)
+        p.set_defaults(func=func, needs_dataset=dataset)
+        return p
+
+    command("extract", cmd_extract, "fetch one dataset from its API into the lake (raw JSON)", True)
+    command("to-csv", cmd_to_csv, "turn one dataset's raw JSON into a typed CSV (curated)", True)
+    command("load", cmd_load, "load one dataset's CSV into the warehouse (raw.<dataset>, one ds)", True)
+    command("run", cmd_run, "run every step in order for every dataset")
+    rp = sub.add_parser("replay", help="serve sample API responses on loopback (for demos and tests)")
+    rp.add_argument("--data", default=None, help="folder of spacex_*.json[.gz] / celestrak_satcat.json[.gz]")
+    rp.add_argument("--host", default="127.0.0.1")
+    rp.add_argument("--port", type=int, default=8000)
+    rp.set_defaults(func=cmd_replay, needs_dataset=False, ds=None)
+    wp = command(
+        "warehouse", cmd_warehouse, "print the warehouse URL (starting the embedded one), or stop it"
+    )
+    wp.add_argument("action", nargs="?", choices=("url", "stop"), default="url")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "needs_dataset", False):
+        if args.dataset and args.dataset_pos and args.dataset != args.dataset_pos:
+            parser.error(f"two different datasets given: {args.dataset_pos} and --dataset {args.dataset}")
+        args.dataset = args.dataset or args.dataset_pos
+        if not args.dataset:
+            parser.error(f"{args.command} needs a dataset: launches, starlink or satcat")
+    args.ds = args.ds or today_utc()
+    logs.configure(verbosity=-1 if args.quiet else (1 if args.verbose else 0), fmt=args.log_format)
+    try:
+        ctx = steps.Context(Settings.from_env())
+        return args.func(ctx, args)
+    except PipelineError as exc:
+        logs.event(logger, "error", str(exc).splitlines()[0], level=40, command=args.command)
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

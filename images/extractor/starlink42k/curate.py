@@ -1,0 +1,80 @@
+"""Raw documents → a typed CSV plus a rejects list; nothing is dropped without a reason."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .datasets import Dataset
+from .errors import DataQualityError
+from .values import Reject, csv_field
+
+
+@dataclass
+class CurateResult:
+    rows: int = 0
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.rows + len(self.rejects)
+
+
+def write_csv(dataset: Dataset, docs: Iterable[Any], out: IO[str]) -> CurateResult:
+    """Write the header and one line per valid document; collect the rest as rejects."""
+    names = dataset.column_names
+    out.write(",".join(names) + "\n")
+    result = CurateResult()
+    seen: set[Any] = set()
+    for index, doc in enumerate(docs):
+        try:
+            if not isinstance(doc, dict):
+                raise Reject(f"expected a JSON object, got {type(doc).__name__}")
+            row = dataset.flatten(doc)
+            key = row[dataset.key]
+            if key in seen:
+                raise Reject(f"{dataset.key}: duplicate {key!r}")
+            seen.add(key)
+        except Reject as exc:
+            result.rejects.append(
+                {
+                    "index": index,
+                    "id": doc.get("id") if isinstance(doc, dict) else None,
+                    "reason": str(exc),
+                    "record": doc,
+                }
+            )
+            continue
+        out.write(",".join(csv_field(row[name]) for name in names) + "\n")
+        result.rows += 1
+    return result
+
+
+def check_rejects(dataset: str, result: CurateResult, threshold: float) -> None:
+    """Fail when the share of rejected records is above ``threshold`` (REJECT_THRESHOLD)."""
+    if result.total == 0:
+        raise DataQualityError(f"{dataset}: the raw snapshot has no records")
+    share = len(result.rejects) / result.total
+    if share > threshold:
+        reasons: dict[str, int] = {}
+        for r in result.rejects:
+            reason = r["reason"].split(":")[0]
+            reasons[reason] = reasons.get(reason, 0) + 1
+        top = ", ".join(f"{k} ({n})" for k, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:5])
+        raise DataQualityError(
+            f"{dataset}: {len(result.rejects)} of {result.total} records rejected ({share:.1%}), above "
+            f"REJECT_THRESHOLD={threshold:g}; most common problems: {top}. The curated CSV was not "
+            "replaced; the rejects file shows each record and its reason."
+        )
+
+
+def rejects_jsonl(rejects: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rejects).encode()
+
+
+def write_csv_file(dataset: Dataset, docs: Iterable[Any], path: Path) -> CurateResult:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        return write_csv(dataset, docs, out)

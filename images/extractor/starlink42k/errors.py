@@ -1,0 +1,31 @@
+"""Errors a user can act on: each says what failed, with which input, and what to do next."""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """A failure with a message written for the person running the pipeline (exit code 1)."""
+
+
+class ConfigError(PipelineError):
+    """A setting (environment variable or option) has a value the pipeline cannot use."""
+
+
+class SourceUnreachable(PipelineError):
+    """The source API could not be reached at all, after every retry."""
+
+
+class SourceResponseError(PipelineError):
+    """The source answered, but not with what the pipeline expects."""
+
+
+class DataQualityError(PipelineError):
+    """Too many records failed validation; nothing was written."""
+
+
+class LakeError(PipelineError):
+    """An object in the lake is missing, unreadable or does not match its manifest."""
+
+
+class WarehouseError(PipelineError):
+    """The warehouse refused or failed a load; the previous state is intact."""

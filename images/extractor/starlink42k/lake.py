@@ -1,0 +1,285 @@
+"""The data lake: a local folder or an S3 bucket (MinIO in the cluster), behind one interface.
+
+No reader ever sees a half-written object: on disk every write goes to a temporary file in the
+same folder and is renamed into place (atomic on POSIX); on S3 an object only becomes visible
+when its upload completes. Each dataset partition is committed by its ``_manifest.json``, written
+last, which records the data object's sha256 so that a reader can verify what it read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, Protocol
+from urllib.parse import unquote, urlparse
+
+from .errors import ConfigError, LakeError
+
+MANIFEST = "_manifest.json"
+
+
+# Zone layout. <source> is `spacex` or `celestrak`.
+def raw_key(source: str, dataset: str, ds: str) -> str:
+    return f"raw/{source}/{dataset}/ds={ds}/{dataset}.json"
+
+
+def curated_key(source: str, dataset: str, ds: str) -> str:
+    return f"curated/{source}/{dataset}/ds={ds}/{dataset}.csv"
+
+
+def rejects_key(source: str, dataset: str, ds: str) -> str:
+    """The latest to-csv attempt's rejected records, one JSON object (reason, record) per line."""
+    return f"rejects/{source}/{dataset}/ds={ds}/{dataset}.jsonl"
+
+
+def report_prefix(ds: str) -> str:
+    return f"reports/starlink/ds={ds}/"
+
+
+def manifest_key(data_key: str) -> str:
+    return data_key.rsplit("/", 1)[0] + "/" + MANIFEST
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Lake(Protocol):
+    url: str
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = ...) -> None: ...
+    def put_file(self, key: str, path: Path, content_type: str = ...) -> None: ...
+    def get_bytes(self, key: str) -> bytes: ...
+    def open(self, key: str) -> Any: ...  # a context manager yielding a binary stream
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def list(self, prefix: str) -> list[str]: ...
+    def uri(self, key: str) -> str: ...
+
+
+class LocalLake:
+    def __init__(self, root: Path):
+        self.root = root
+        self.url = root.as_uri()
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents:
+            raise LakeError(f"lake key {key!r} escapes the lake root {self.root}")
+        return path
+
+    @contextmanager
+    def _atomic(self, key: str) -> Iterator[IO[bytes]]:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        with self._atomic(key) as fh:
+            fh.write(data)
+
+    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
+        with self._atomic(key) as fh, path.open("rb") as src:
+            shutil.copyfileobj(src, fh, 1 << 20)
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise LakeError(f"{self.uri(key)} does not exist") from None
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[IO[bytes]]:
+        try:
+            fh = self._path(key).open("rb")
+        except FileNotFoundError:
+            raise LakeError(f"{self.uri(key)} does not exist") from None
+        with fh:
+            yield fh
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str) -> list[str]:
+        base = self.root / prefix
+        start = base if base.is_dir() else base.parent
+        if not start.is_dir():
+            return []
+        keys = (p.relative_to(self.root).as_posix() for p in start.rglob("*") if p.is_file())
+        return sorted(k for k in keys if k.startswith(prefix) and not k.rsplit("/", 1)[-1].startswith("."))
+
+    def uri(self, key: str) -> str:
+        return f"file://{self.root / key}"  # unescaped: `ds=` stays readable in messages
+
+
+class S3Lake:
+    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None):
+        import boto3  # only S3 lakes need it loaded
+        from botocore.config import Config
+
+        self.bucket, self.prefix = bucket, prefix.strip("/")
+        self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            config=Config(
+                retries={"max_attempts": 5, "mode": "standard"},
+                connect_timeout=10,
+                read_timeout=60,
+                s3={"addressing_style": "path"},
+            ),
+        )
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _fail(self, action: str, key: str, exc: Exception) -> LakeError:
+        return LakeError(f"cannot {action} {self.uri(key)}: {exc}")
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
+            )
+        except Exception as exc:
+            raise self._fail("write", key, exc) from exc
+
+    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
+        try:  # multipart for large files; the object appears only when the upload completes
+            self.client.upload_file(
+                str(path), self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}
+            )
+        except Exception as exc:
+            raise self._fail("write", key, exc) from exc
+
+    def get_bytes(self, key: str) -> bytes:
+        with self.open(key) as body:
+            return body.read()
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[Any]:
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise LakeError(f"{self.uri(key)} does not exist") from None
+            raise self._fail("read", key, exc) from exc
+        except Exception as exc:
+            raise self._fail("read", key, exc) from exc
+        try:
+            yield body
+        finally:
+            body.close()
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise self._fail("check", key, exc) from exc
+        return True
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as exc:
+            raise self._fail("delete", key, exc) from exc
+
+    def list(self, prefix: str) -> list[str]:
+        full = self._key(prefix)
+        strip = len(self._key(""))
+        keys: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+            keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        return sorted(keys)
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
+
+def open_lake(url: str, s3_endpoint_url: str | None = None) -> LocalLake | S3Lake:
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise ConfigError(f"LAKE_URL={url!r}: a file URL needs an absolute path (file:///abs/path)")
+        root = Path(unquote(parsed.path))
+        root.mkdir(parents=True, exist_ok=True)
+        return LocalLake(root)
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise ConfigError(f"LAKE_URL={url!r} names no bucket (s3://bucket/prefix)")
+        return S3Lake(parsed.netloc, parsed.path, s3_endpoint_url)
+    raise ConfigError(f"LAKE_URL={url!r}: use file:///abs/path or s3://bucket/prefix")
+
+
+# --- committed partitions: data object + manifest ---------------------------------------------
+
+
+def write_partition(
+    lake: Lake, data_key: str, data: bytes | Path, manifest: dict[str, Any], content_type: str
+) -> dict[str, Any]:
+    """Replace one partition: drop the old manifest, write the data, then commit the new manifest.
+
+    Between the first and the last step readers see no manifest and refuse to read, rather than
+    reading a data object that belongs to another manifest.
+    """
+    if isinstance(data, Path):
+        digest, size = sha256_file(data), data.stat().st_size
+    else:
+        digest, size = hashlib.sha256(data).hexdigest(), len(data)
+    manifest = {**manifest, "object": data_key.rsplit("/", 1)[-1], "sha256": digest, "bytes": size}
+    lake.delete(manifest_key(data_key))
+    if isinstance(data, Path):
+        lake.put_file(data_key, data, content_type)
+    else:
+        lake.put_bytes(data_key, data, content_type)
+    body = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    lake.put_bytes(manifest_key(data_key), body, "application/json")
+    return manifest
+
+
+def read_manifest(lake: Lake, data_key: str, step_hint: str) -> dict[str, Any]:
+    key = manifest_key(data_key)
+    if not lake.exists(key):
+        raise LakeError(f"{lake.uri(key)} does not exist: run `{step_hint}` for this ds first")
+    try:
+        return json.loads(lake.get_bytes(key))
+    except json.JSONDecodeError as exc:
+        raise LakeError(f"{lake.uri(key)} is not valid JSON: {exc}") from None
+
+
+def read_verified(lake: Lake, data_key: str, manifest: dict[str, Any]) -> bytes:
+    data = lake.get_bytes(data_key)
+    if hashlib.sha256(data).hexdigest() != manifest["sha256"]:
+        raise LakeError(
+            f"{lake.uri(data_key)} does not match its manifest's sha256 (rewritten while reading, "
+            "or corrupted); run the step that writes it again"
+        )
+    return data

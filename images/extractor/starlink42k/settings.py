@@ -1,0 +1,117 @@
+"""Configuration, from environment variables only (read when a command runs, never at import).
+
+Every variable, its default and its meaning is listed in ``VARIABLES``; the README's table is the
+same list. Invalid values fail with an error naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+
+PUBLIC_SPACEX_API = "https://api.spacexdata.com/v4"
+PUBLIC_CELESTRAK = "https://celestrak.org"
+
+# name: (default shown to users, description)
+VARIABLES: dict[str, tuple[str, str]] = {
+    "SPACEX_API_URL": (PUBLIC_SPACEX_API, "SpaceX API v4 base URL"),
+    "CELESTRAK_URL": (PUBLIC_CELESTRAK, "CelesTrak base URL (SATCAT)"),
+    "DATASETS": ("launches,starlink,satcat", "datasets `run` ingests; drop `satcat` to switch CelesTrak off"),
+    "DATA_DIR": ("./data", "local state: embedded warehouse, local lake, dbt target"),
+    "LAKE_URL": ("file://$DATA_DIR/lake", "lake: `file:///abs/path` or `s3://bucket/prefix`"),
+    "S3_ENDPOINT_URL": ("(AWS)", "S3 API endpoint, e.g. MinIO `http://localhost:9000`"),
+    "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY": ("(none)", "S3 credentials (standard AWS variables)"),
+    "WAREHOUSE_URL": ("(embedded)", "PostgreSQL URL; unset starts an embedded PostgreSQL in $DATA_DIR"),
+    "HTTP_TIMEOUT": ("30", "seconds per HTTP request (connect and read)"),
+    "HTTP_MAX_ATTEMPTS": ("5", "attempts per request on connection errors, timeouts, 429 and 5xx"),
+    "HTTP_BACKOFF_SECONDS": ("1", "first retry delay; doubles each attempt, with jitter"),
+    "SPACEX_PAGE_SIZE": ("500", "documents per page of the SpaceX query API"),
+    "REJECT_THRESHOLD": ("0.01", "fraction of rejected records above which `to-csv` fails"),
+    "STALE_AFTER_DAYS": ("30", "source older than this is reported as stale"),
+    "TARGET_SATELLITES": ("42000", "constellation size the forecast aims at"),
+    "DBT_PROJECT_DIR": ("./dbt", "the dbt project `transform` builds"),
+    "LOG_FORMAT": ("text (json in Kubernetes)", "`text` or `json` log lines on stderr"),
+}
+
+ALL_DATASETS = ("launches", "starlink", "satcat")
+
+
+def _project_root() -> Path:
+    """The repository root when running from a checkout (images/extractor/starlink42k/..)."""
+    return Path(__file__).resolve().parents[3]
+
+
+@dataclass(frozen=True)
+class Settings:
+    spacex_api_url: str
+    celestrak_url: str
+    datasets: tuple[str, ...]
+    data_dir: Path
+    lake_url: str
+    s3_endpoint_url: str | None
+    warehouse_url: str | None
+    http_timeout: float
+    http_max_attempts: int
+    http_backoff_seconds: float
+    spacex_page_size: int
+    reject_threshold: float
+    stale_after_days: int
+    target_satellites: int
+    dbt_project_dir: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str) -> str:
+            value = env.get(name, "").strip()
+            return value or default
+
+        def number(name: str, default: str, kind: type, minimum: float, maximum: float) -> float:
+            raw = get(name, default)
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}") from None
+            if not minimum <= value <= maximum:
+                raise ConfigError(f"{name}={raw!r} must be between {minimum} and {maximum}")
+            return value
+
+        data_dir = Path(get("DATA_DIR", "data")).expanduser().resolve()
+        lake_url = get("LAKE_URL", (data_dir / "lake").as_uri())
+        if not lake_url.startswith(("file:///", "s3://")):
+            raise ConfigError(
+                f"LAKE_URL={lake_url!r} is not supported: use file:///absolute/path or s3://bucket/prefix"
+            )
+        datasets = tuple(d.strip() for d in get("DATASETS", ",".join(ALL_DATASETS)).split(",") if d.strip())
+        unknown = [d for d in datasets if d not in ALL_DATASETS]
+        if unknown or not datasets:
+            raise ConfigError(f"DATASETS has {unknown or 'nothing'}; choose from {', '.join(ALL_DATASETS)}")
+        dbt_dir = Path(get("DBT_PROJECT_DIR", str(_project_root() / "dbt"))).expanduser().resolve()
+        return cls(
+            spacex_api_url=_http_url("SPACEX_API_URL", get("SPACEX_API_URL", PUBLIC_SPACEX_API)),
+            celestrak_url=_http_url("CELESTRAK_URL", get("CELESTRAK_URL", PUBLIC_CELESTRAK)),
+            datasets=datasets,
+            data_dir=data_dir,
+            lake_url=lake_url,
+            s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+            warehouse_url=env.get("WAREHOUSE_URL") or None,
+            http_timeout=number("HTTP_TIMEOUT", "30", float, 0.01, 600),
+            http_max_attempts=int(number("HTTP_MAX_ATTEMPTS", "5", int, 1, 20)),
+            http_backoff_seconds=number("HTTP_BACKOFF_SECONDS", "1", float, 0, 60),
+            spacex_page_size=int(number("SPACEX_PAGE_SIZE", "500", int, 1, 10000)),
+            reject_threshold=number("REJECT_THRESHOLD", "0.01", float, 0, 1),
+            stale_after_days=int(number("STALE_AFTER_DAYS", "30", int, 0, 100000)),
+            target_satellites=int(number("TARGET_SATELLITES", "42000", int, 1, 10_000_000)),
+            dbt_project_dir=dbt_dir,
+        )
+
+
+def _http_url(name: str, value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name}={value!r} must start with http:// or https://")
+    return value.rstrip("/")

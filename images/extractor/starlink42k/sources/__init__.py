@@ -1,0 +1,1 @@
+"""Clients for the upstream sources; each returns a ``Snapshot`` of one dataset."""

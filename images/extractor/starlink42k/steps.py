@@ -1,0 +1,205 @@
+"""The pipeline's steps, each for one dataset and one logical date (ds).
+
+extract  source API → lake raw/<source>/<dataset>/ds=<ds>/<dataset>.json (+ _manifest.json)
+to-csv   lake raw → lake curated/<source>/<dataset>/ds=<ds>/<dataset>.csv (+ rejects, manifest)
+load     lake curated → warehouse raw.<dataset>, partition ds
+
+Each step reads only what the previous one committed (its manifest), so any step can be rerun
+on its own, and a rerun replaces exactly that ds.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from . import datasets
+from . import lake as lakes
+from . import warehouse as wh
+from .curate import check_rejects, rejects_jsonl, write_csv_file
+from .errors import LakeError, SourceResponseError, WarehouseError
+from .http_client import HttpClient, RetryPolicy
+from .log import event, get_logger, timed
+from .settings import Settings
+from .sources import spacex
+from .sources.snapshot import Snapshot, utc_now_iso
+
+log = get_logger("steps")
+
+
+@dataclass
+class Context:
+    """What every step needs, built lazily so that a step only touches what it uses."""
+
+    settings: Settings
+    _warehouse: wh.Warehouse | None = field(default=None, repr=False)
+
+    @cached_property
+    def lake(self) -> lakes.LocalLake | lakes.S3Lake:
+        return lakes.open_lake(self.settings.lake_url, self.settings.s3_endpoint_url)
+
+    @cached_property
+    def http(self) -> HttpClient:
+        s = self.settings
+        return HttpClient(
+            RetryPolicy(
+                max_attempts=s.http_max_attempts,
+                backoff_seconds=s.http_backoff_seconds,
+                timeout_seconds=s.http_timeout,
+            )
+        )
+
+    @property
+    def warehouse(self) -> wh.Warehouse:
+        if self._warehouse is None:
+            self._warehouse = wh.resolve(self.settings.warehouse_url, self.settings.data_dir)
+        return self._warehouse
+
+
+# --- extract -------------------------------------------------------------------------------------
+
+
+def fetch(ctx: Context, dataset: str) -> Snapshot:
+    """Every document of ``dataset`` from its source; nothing is written."""
+    spec = datasets.get(dataset)
+    with timed(log, "extract.fetch", f"{dataset}: fetching from {spec.source}", dataset=dataset) as out:
+        if spec.source == "spacex":
+            snap = spacex.fetch(ctx.http, ctx.settings.spacex_api_url, dataset, ctx.settings.spacex_page_size)
+        else:  # pragma: no cover - every dataset has a source branch
+            raise ValueError(f"no client for source {spec.source!r}")
+        if not snap.docs:
+            raise SourceResponseError(
+                f"{snap.source_url} returned no {dataset} documents; refusing to replace ds with an "
+                "empty snapshot"
+            )
+        out.update(docs=len(snap.docs), pages=snap.pages)
+    return snap
+
+
+def raw_json(docs: list[dict[str, Any]]) -> bytes:
+    """A JSON array with one document per line: valid JSON, and diffable line by line."""
+    return (
+        "[\n" + ",\n".join(json.dumps(d, ensure_ascii=False, separators=(",", ":")) for d in docs) + "\n]\n"
+    ).encode()
+
+
+def write_raw(ctx: Context, snap: Snapshot, ds: str) -> dict[str, Any]:
+    spec = datasets.get(snap.dataset)
+    key = lakes.raw_key(spec.source, spec.name, ds)
+    manifest = {
+        "dataset": spec.name,
+        "ds": ds,
+        "source": spec.source,
+        "source_url": snap.source_url,
+        "fetched_at": snap.fetched_at,
+        "record_count": len(snap.docs),
+        "total_docs": snap.total_docs,
+        "pages": snap.pages,
+        "request": snap.request,
+    }
+    manifest = lakes.write_partition(ctx.lake, key, raw_json(snap.docs), manifest, "application/json")
+    event(
+        log,
+        "extract.written",
+        f"{spec.name}: {len(snap.docs)} documents → {ctx.lake.uri(key)}",
+        dataset=spec.name,
+        ds=ds,
+        records=len(snap.docs),
+        bytes=manifest["bytes"],
+    )
+    return manifest
+
+
+def extract(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
+    return write_raw(ctx, fetch(ctx, dataset), ds)
+
+
+# --- to-csv --------------------------------------------------------------------------------------
+
+
+def to_csv(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
+    spec = datasets.get(dataset)
+    raw_key = lakes.raw_key(spec.source, dataset, ds)
+    with timed(log, "to_csv", f"{dataset}: raw JSON → CSV", dataset=dataset, ds=ds) as out:
+        raw_manifest = lakes.read_manifest(ctx.lake, raw_key, f"starlink42k extract {dataset} --ds {ds}")
+        data = lakes.read_verified(ctx.lake, raw_key, raw_manifest)
+        try:
+            docs = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise LakeError(f"{ctx.lake.uri(raw_key)} is not valid JSON: {exc}") from None
+        if not isinstance(docs, list):
+            raise LakeError(f"{ctx.lake.uri(raw_key)} should hold a JSON array of documents")
+        csv_key = lakes.curated_key(spec.source, dataset, ds)
+        with tempfile.TemporaryDirectory(prefix="starlink42k-") as tmp:
+            path = Path(tmp) / f"{dataset}.csv"
+            result = write_csv_file(spec, docs, path)
+            rejects_key = lakes.rejects_key(spec.source, dataset, ds)
+            try:
+                check_rejects(dataset, result, ctx.settings.reject_threshold)
+            except Exception:
+                # Keep the evidence (the curated CSV stays as it was), then fail.
+                ctx.lake.put_bytes(rejects_key, rejects_jsonl(result.rejects), "application/x-ndjson")
+                raise
+            ctx.lake.put_bytes(rejects_key, rejects_jsonl(result.rejects), "application/x-ndjson")
+            manifest = lakes.write_partition(
+                ctx.lake,
+                csv_key,
+                path,
+                {
+                    "dataset": dataset,
+                    "ds": ds,
+                    "rows": result.rows,
+                    "rejects": len(result.rejects),
+                    "columns": spec.column_names,
+                    "raw_sha256": raw_manifest["sha256"],
+                    "fetched_at": raw_manifest.get("fetched_at"),
+                    "created_at": utc_now_iso(),
+                },
+                "text/csv",
+            )
+        out.update(rows=result.rows, rejects=len(result.rejects))
+    if result.rejects:
+        event(
+            log,
+            "to_csv.rejects",
+            f"{dataset}: {len(result.rejects)} records rejected, see {ctx.lake.uri(rejects_key)}",
+            dataset=dataset,
+            rejects=len(result.rejects),
+        )
+    return manifest
+
+
+# --- load ----------------------------------------------------------------------------------------
+
+
+def load(ctx: Context, dataset: str, ds: str) -> wh.LoadResult:
+    spec = datasets.get(dataset)
+    csv_key = lakes.curated_key(spec.source, dataset, ds)
+    with timed(log, "load", f"{dataset}: CSV → warehouse raw.{dataset}", dataset=dataset, ds=ds) as out:
+        manifest = lakes.read_manifest(ctx.lake, csv_key, f"starlink42k to-csv {dataset} --ds {ds}")
+        uri = ctx.lake.uri(csv_key)
+        with wh.session(ctx.warehouse) as conn, ctx.lake.open(csv_key) as stream:
+            try:
+                result = wh.load_csv(
+                    conn,
+                    spec,
+                    ds,
+                    stream,
+                    expected_rows=manifest["rows"],
+                    expected_sha256=manifest["sha256"],
+                    source_uri=uri,
+                )
+            except psycopg.Error as exc:
+                detail = str(exc).strip().splitlines()
+                raise WarehouseError(
+                    f"loading {uri} into raw.{dataset} failed: {' | '.join(detail[:3])}; "
+                    f"ds {ds} keeps its previous rows"
+                ) from None
+        out.update(rows=result.rows, partition=result.partition)
+    return result

@@ -1,0 +1,267 @@
+"""The PostgreSQL warehouse: where it is, and the one way data gets into ``raw``.
+
+``raw.<dataset>`` is partitioned by ``ds`` (one partition per logical date). A load streams the
+curated CSV with COPY into a new table, then swaps it in as that ds's partition, all in one
+transaction: a failure at any point leaves the previous partition as it was, a rerun gives the
+same rows, other ds are never touched. ``raw.load_log`` records each load (for dbt's freshness
+checks and for staging to find the newest ds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from .datasets import Dataset
+from .errors import ConfigError, WarehouseError
+from .log import event, get_logger
+
+log = get_logger("load")
+SCHEMA = "raw"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+COPY_BLOCK = 1 << 20
+PROGRESS_EVERY = 64 << 20  # bytes between progress lines
+
+
+# --- where the warehouse is ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    url: str
+    embedded: bool = False
+
+    def dbt_env(self) -> dict[str, str]:
+        """Connection settings as the variables dbt's profiles.yml reads with env_var()."""
+        params = conninfo_to_dict(self.url)
+        return {
+            "WAREHOUSE_HOST": str(params.get("host") or "localhost"),
+            "WAREHOUSE_PORT": str(params.get("port") or "5432"),
+            "WAREHOUSE_USER": str(params.get("user") or "postgres"),
+            "WAREHOUSE_PASSWORD": str(params.get("password") or ""),
+            "WAREHOUSE_DB": str(params.get("dbname") or "postgres"),
+        }
+
+    def display_url(self) -> str:
+        """The URL without its password, for logs and messages."""
+        return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", self.url)
+
+
+def embedded_url(pgdata: Path) -> str:
+    return f"postgresql://postgres@/postgres?host={quote(str(pgdata), safe='/')}"
+
+
+def resolve(warehouse_url: str | None, data_dir: Path) -> Warehouse:
+    """WAREHOUSE_URL when set; otherwise start (or reuse) the embedded PostgreSQL in DATA_DIR."""
+    if warehouse_url:
+        if not warehouse_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"WAREHOUSE_URL must be a postgresql:// URL, got {warehouse_url[:30]!r}...")
+        return Warehouse(warehouse_url)
+    return start_embedded(data_dir / "warehouse")
+
+
+def start_embedded(pgdata: Path) -> Warehouse:
+    try:
+        import pgserver
+    except ImportError:
+        raise ConfigError(
+            "WAREHOUSE_URL is not set and the embedded PostgreSQL (pgserver) is not installed: "
+            "set WAREHOUSE_URL=postgresql://user:password@host:5432/db, or use `make run`"
+        ) from None
+    pgdata.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives this process, so later steps and `psql` can use it.
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on servers
+        warnings.simplefilter("ignore")
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
+    url = embedded_url(pgdata)
+    event(
+        log,
+        "warehouse.embedded",
+        "embedded PostgreSQL is running",
+        pgdata=str(pgdata),
+        connect=f"psql '{url}'",
+        psql=str(Path(pgserver.__file__).parent / "pginstall/bin/psql"),
+    )
+    del server
+    return Warehouse(url, embedded=True)
+
+
+def stop_embedded(pgdata: Path) -> bool:
+    """Stop the embedded server if it runs; returns whether it did."""
+    import pgserver
+
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
+    return True
+
+
+def connect(warehouse: Warehouse, **kwargs) -> psycopg.Connection:
+    try:
+        return psycopg.connect(warehouse.url, connect_timeout=15, application_name="starlink42k", **kwargs)
+    except psycopg.OperationalError as exc:
+        raise WarehouseError(
+            f"cannot connect to the warehouse {warehouse.display_url()}: {exc}".strip()
+        ) from None
+
+
+# --- loading one ds ------------------------------------------------------------------------------
+
+
+def _ident(name: str, what: str) -> sql.Identifier:
+    if not _IDENTIFIER.match(name):
+        raise WarehouseError(f"{what} {name!r} is not a valid column name (lowercase letters, digits, _)")
+    return sql.Identifier(name)
+
+
+def partition_name(dataset: str, ds: str) -> str:
+    return f"{dataset}_{ds.replace('-', '')}"
+
+
+def ensure_tables(conn: psycopg.Connection, dataset: Dataset, csv_columns: list[str]) -> None:
+    """Create ``raw.<dataset>`` on first use; add any CSV column it lacks (never drop one)."""
+    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(SCHEMA)))
+    conn.execute(
+        """create table if not exists raw.load_log (
+               dataset text not null, ds date not null, rows bigint not null,
+               sha256 text not null, source_uri text not null,
+               loaded_at timestamptz not null default now(), primary key (dataset, ds))"""
+    )
+    table = sql.Identifier(SCHEMA, dataset.name)
+    columns = [sql.SQL("{} {}").format(_ident(n, "column"), sql.SQL(t)) for n, t in dataset.columns]
+    conn.execute(
+        sql.SQL("create table if not exists {} ({}, ds date not null) partition by list (ds)").format(
+            table, sql.SQL(", ").join(columns)
+        )
+    )
+    existing = {
+        r[0]
+        for r in conn.execute(
+            "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+            (SCHEMA, dataset.name),
+        )
+    }
+    for name in csv_columns:
+        if name not in existing:
+            kind = dataset.column_type(name)
+            event(
+                log,
+                "load.add_column",
+                f"raw.{dataset.name}: new column {name} {kind}",
+                dataset=dataset.name,
+                column=name,
+                type=kind,
+            )
+            conn.execute(
+                sql.SQL("alter table {} add column {} {}").format(
+                    table, _ident(name, "CSV column"), sql.SQL(kind)
+                )
+            )
+
+
+def read_header(stream: IO[bytes], source: str) -> tuple[list[str], bytes]:
+    """The CSV header's column names, and the bytes read so far (to be sent to COPY too)."""
+    first = stream.readline()
+    if not first.strip():
+        raise WarehouseError(f"{source} is empty: expected a CSV header line")
+    names = [c.strip().strip('"') for c in first.decode("utf-8").strip().split(",")]
+    return names, first
+
+
+@dataclass
+class LoadResult:
+    rows: int
+    sha256: str
+    partition: str
+
+
+def load_csv(
+    conn: psycopg.Connection,
+    dataset: Dataset,
+    ds: str,
+    stream: IO[bytes],
+    *,
+    expected_rows: int,
+    expected_sha256: str,
+    source_uri: str,
+) -> LoadResult:
+    """Replace partition ``ds`` of ``raw.<dataset>`` with the CSV in ``stream``, atomically."""
+    names, header = read_header(stream, source_uri)
+    final = partition_name(dataset.name, ds)
+    staging = f"{final}__loading"
+    digest = hashlib.sha256(header)
+    with conn.transaction():
+        # One load per dataset at a time: DDL on the parent and the partition swap must not interleave.
+        conn.execute(
+            "select pg_advisory_xact_lock(hashtext('starlink42k.load'), hashtext(%s))", (dataset.name,)
+        )
+        ensure_tables(conn, dataset, names)
+        parent = sql.Identifier(SCHEMA, dataset.name)
+        new = sql.Identifier(SCHEMA, staging)
+        conn.execute(sql.SQL("drop table if exists {}").format(new))
+        # The CHECK lets ATTACH skip its validation scan; the default fills ds, which the CSV lacks.
+        conn.execute(
+            sql.SQL("create table {} (like {} including defaults, check (ds = {}))").format(
+                new, parent, sql.Literal(ds)
+            )
+        )
+        conn.execute(sql.SQL("alter table {} alter column ds set default {}").format(new, sql.Literal(ds)))
+        copy_sql = sql.SQL("copy {} ({}) from stdin with (format csv, header true, freeze true)").format(
+            new, sql.SQL(", ").join(_ident(n, "CSV column") for n in names)
+        )
+        with conn.cursor() as cur:
+            with cur.copy(copy_sql) as copy:
+                copy.write(header)
+                sent = len(header)
+                for block in iter(lambda: stream.read(COPY_BLOCK), b""):
+                    digest.update(block)
+                    copy.write(block)
+                    sent += len(block)
+                    if sent // PROGRESS_EVERY != (sent - len(block)) // PROGRESS_EVERY:
+                        event(
+                            log,
+                            "load.progress",
+                            f"{dataset.name}: {sent >> 20} MiB sent",
+                            dataset=dataset.name,
+                            mib=sent >> 20,
+                        )
+            rows = cur.rowcount
+        if digest.hexdigest() != expected_sha256:
+            raise WarehouseError(f"{source_uri} does not match its manifest's sha256; nothing was loaded")
+        if rows != expected_rows:
+            raise WarehouseError(f"{source_uri}: COPY read {rows} rows, the manifest says {expected_rows}")
+        conn.execute(sql.SQL("alter table {} alter column ds drop default").format(new))
+        conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(SCHEMA, final)))
+        conn.execute(sql.SQL("alter table {} rename to {}").format(new, sql.Identifier(final)))
+        conn.execute(
+            sql.SQL("alter table {} attach partition {} for values in ({})").format(
+                parent, sql.Identifier(SCHEMA, final), sql.Literal(ds)
+            )
+        )
+        conn.execute(
+            """insert into raw.load_log (dataset, ds, rows, sha256, source_uri) values (%s, %s, %s, %s, %s)
+               on conflict (dataset, ds) do update set rows = excluded.rows, sha256 = excluded.sha256,
+                   source_uri = excluded.source_uri, loaded_at = now()""",
+            (dataset.name, ds, rows, expected_sha256, source_uri),
+        )
+    return LoadResult(rows=rows, sha256=expected_sha256, partition=f"{SCHEMA}.{final}")
+
+
+@contextmanager
+def session(warehouse: Warehouse) -> Iterator[psycopg.Connection]:
+    conn = connect(warehouse, autocommit=True)
+    try:
+        yield conn
+    finally:
+        conn.close()

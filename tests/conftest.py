@@ -1,0 +1,155 @@
+"""Real services for the tests, started once per session on loopback.
+
+- PostgreSQL: the embedded server the pipeline itself uses (pgserver), one fresh database per test.
+- S3: moto's S3 API server, as a separate process; boto3 talks to it over HTTP.
+- The SpaceX API / CelesTrak: ``ReplayServer`` with fixture documents and scripted faults.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from starlink42k.replay import ReplayServer
+from starlink42k.warehouse import embedded_url
+from support import spacex_docs as docs
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's pipeline settings; each gets its own data dir."""
+    for name in list(os.environ):
+        if name in (
+            "SPACEX_API_URL",
+            "CELESTRAK_URL",
+            "LAKE_URL",
+            "WAREHOUSE_URL",
+            "S3_ENDPOINT_URL",
+            "DATASETS",
+            "REJECT_THRESHOLD",
+            "HTTP_TIMEOUT",
+            "HTTP_MAX_ATTEMPTS",
+            "LOG_FORMAT",
+            "HTTP_BACKOFF_SECONDS",
+            "SPACEX_PAGE_SIZE",
+            "STALE_AFTER_DAYS",
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import pgserver
+
+    pgdata = tmp_path_factory.mktemp("pg") / "pgdata"
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    yield embedded_url(pgdata)
+    server.cleanup()
+
+
+@pytest.fixture
+def warehouse_url(pg_server: str) -> Iterator[str]:
+    """A new, empty database for one test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    yield pg_server.replace("/postgres?", f"/{name}?")
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+# --- S3 ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new bucket; the standard AWS variables point boto3 at the local server."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-access-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    name = f"lake-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+# --- the SpaceX API ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def api_docs() -> dict[str, list[dict]]:
+    """A schema-faithful slice of the API: 40 launches, 1,234 satellites (13 pages of 100)."""
+    return docs.constellation(starlink_launches=24, other_launches=16, satellites=1234)
+
+
+@pytest.fixture
+def replay(api_docs: dict[str, list[dict]]) -> Iterator[ReplayServer]:
+    with ReplayServer(spacex=api_docs) as server:
+        yield server
+
+
+@pytest.fixture
+def pipeline_env(
+    monkeypatch: pytest.MonkeyPatch, replay: ReplayServer, warehouse_url: str, tmp_path: Path
+) -> dict[str, str]:
+    """Environment for a CLI run against the replay, a local-folder lake and a test database."""
+    env = {
+        "SPACEX_API_URL": replay.spacex_url,
+        "LAKE_URL": (tmp_path / "lake").as_uri(),
+        "WAREHOUSE_URL": warehouse_url,
+        "DATASETS": "launches,starlink",
+        "SPACEX_PAGE_SIZE": "100",
+        "HTTP_BACKOFF_SECONDS": "0.01",
+        "HTTP_TIMEOUT": "5",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env
