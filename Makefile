@@ -55,3 +55,8 @@ lint: venv-dev ## Lint and format-check the Python code
 fmt: venv-dev ## Format the Python code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# --- benchmarks (not tests: numbers depend on the machine) ---------------------------------------
+.PHONY: bench
+bench: venv-dev ## Benchmark the load path vs pandas to_sql vs psql \copy (BENCH_ROWS=10000,100000,1000000)
+	$(BIN)/python tests/benchmarks/bench_load.py

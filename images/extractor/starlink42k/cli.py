@@ -50,26 +50,59 @@ def cmd_load(ctx: steps.Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(ctx: steps.Context, args: argparse.Namespace) -> int:
+def cmd_transform(ctx: steps.Context, args: argparse.Namespace) -> int:
+    from .transform import transform
+
+    transform(ctx, args.ds)
+    return 0
+
+
+def cmd_report(ctx: steps.Context, args: argparse.Namespace) -> int:
+    from .report import report, summary_text
+
+    answer = report(ctx, args.ds)
+    print(summary_text(answer))
+    files = answer["files"]
+    print(f"\nanswer: {files['answer.json']}\nchart:  {files['chart.png']}\nreport: {files['report.md']}")
+    return 0
+
+
+def cmd_backtest(ctx: steps.Context, args: argparse.Namespace) -> int:
+    from .report import backtest_text
+    from .transform import dbt
+
+    extra: dict[str, object] = {"backtest_cutoff": args.cutoff} if args.cutoff else {}
+    if args.horizon:
+        extra["backtest_horizon_months"] = args.horizon
+    dbt(ctx, "build", "--select", "int_backtest_inputs+", ds=args.ds, extra_vars=extra)
+    print(backtest_text(ctx))
+    return 0
+
+
+def run_pipeline(ctx: steps.Context, ds: str) -> int:
     """Every step in order. All sources are fetched before anything is written, so an unreachable
     source leaves the lake and the warehouse untouched for this ds."""
     names = ctx.settings.datasets
     started = time.perf_counter()
     snapshots = [steps.fetch(ctx, name) for name in names]
     for snap in snapshots:
-        steps.write_raw(ctx, snap, args.ds)
+        steps.write_raw(ctx, snap, ds)
     for name in names:
-        steps.to_csv(ctx, name, args.ds)
+        steps.to_csv(ctx, name, ds)
     for name in names:
-        steps.load(ctx, name, args.ds)
-    logs.event(
-        logger,
-        "run.done",
-        f"pipeline finished in {time.perf_counter() - started:.1f}s",
-        ds=args.ds,
-        datasets=",".join(names),
-    )
+        steps.load(ctx, name, ds)
+    step_args = argparse.Namespace(ds=ds)
+    cmd_transform(ctx, step_args)
+    cmd_report(ctx, step_args)
+    seconds = time.perf_counter() - started
+    logs.event(logger, "run.done", f"pipeline finished in {seconds:.1f}s", ds=ds, datasets=",".join(names))
+    if ctx.warehouse.embedded:
+        print(f"warehouse: psql '{ctx.warehouse.url}'  (embedded; `starlink42k warehouse stop` stops it)")
     return 0
+
+
+def cmd_run(ctx: steps.Context, args: argparse.Namespace) -> int:
+    return run_pipeline(ctx, args.ds)
 
 
 def cmd_replay(ctx: steps.Context, args: argparse.Namespace) -> int:
@@ -139,7 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     command("extract", cmd_extract, "fetch one dataset from its API into the lake (raw JSON)", True)
     command("to-csv", cmd_to_csv, "turn one dataset's raw JSON into a typed CSV (curated)", True)
     command("load", cmd_load, "load one dataset's CSV into the warehouse (raw.<dataset>, one ds)", True)
-    command("run", cmd_run, "run every step in order for every dataset")
+    command("transform", cmd_transform, "build the dbt project (staging, intermediate, marts) for one ds")
+    command("report", cmd_report, "write answer.json, the chart and the report; print the answer")
+    command("run", cmd_run, "run every step in order for every dataset, and print the answer")
+    bp = command("backtest", cmd_backtest, "fit the forecast at an earlier cut-off and compare with the data")
+    bp.add_argument("--cutoff", type=_ds, help="fit on data up to this date (default: as-of minus horizon)")
+    bp.add_argument("--horizon", type=int, help="months between cut-off and check (default 12)")
     rp = sub.add_parser("replay", help="serve sample API responses on loopback (for demos and tests)")
     rp.add_argument("--data", default=None, help="folder of spacex_*.json[.gz] / celestrak_satcat.json[.gz]")
     rp.add_argument("--host", default="127.0.0.1")

@@ -81,6 +81,12 @@ class TextFormatter(logging.Formatter):
         return text
 
 
+def is_json() -> bool:
+    """Whether log lines are JSON (then foreign output, like dbt's, is wrapped in events)."""
+    handlers = logging.getLogger(LOGGER_NAME).handlers
+    return bool(handlers) and isinstance(handlers[0].formatter, JsonFormatter)
+
+
 def configure(verbosity: int = 0, fmt: str | None = None) -> None:
     """Send logs to stderr (stdout carries the answer). verbosity: -1 quiet, 0 normal, 1 debug.
 

@@ -20,7 +20,7 @@ PUBLIC_CELESTRAK = "https://celestrak.org"
 VARIABLES: dict[str, tuple[str, str]] = {
     "SPACEX_API_URL": (PUBLIC_SPACEX_API, "SpaceX API v4 base URL"),
     "CELESTRAK_URL": (PUBLIC_CELESTRAK, "CelesTrak base URL (SATCAT)"),
-    "DATASETS": ("launches,starlink,satcat", "datasets `run` ingests; drop `satcat` to switch CelesTrak off"),
+    "DATASETS": ("launches,starlink", "datasets `run` ingests"),
     "DATA_DIR": ("./data", "local state: embedded warehouse, local lake, dbt target"),
     "LAKE_URL": ("file://$DATA_DIR/lake", "lake: `file:///abs/path` or `s3://bucket/prefix`"),
     "S3_ENDPOINT_URL": ("(AWS)", "S3 API endpoint, e.g. MinIO `http://localhost:9000`"),
@@ -35,9 +35,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "TARGET_SATELLITES": ("42000", "constellation size the forecast aims at"),
     "DBT_PROJECT_DIR": ("./dbt", "the dbt project `transform` builds"),
     "LOG_FORMAT": ("text (json in Kubernetes)", "`text` or `json` log lines on stderr"),
+    "SAMPLE_DATA": ("0", "1 marks the answer as sample data (set by `make demo`)"),
 }
 
-ALL_DATASETS = ("launches", "starlink", "satcat")
+ALL_DATASETS = ("launches", "starlink")
 
 
 def _project_root() -> Path:
@@ -62,6 +63,7 @@ class Settings:
     stale_after_days: int
     target_satellites: int
     dbt_project_dir: Path
+    sample_data: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -108,6 +110,7 @@ class Settings:
             stale_after_days=int(number("STALE_AFTER_DAYS", "30", int, 0, 100000)),
             target_satellites=int(number("TARGET_SATELLITES", "42000", int, 1, 10_000_000)),
             dbt_project_dir=dbt_dir,
+            sample_data=get("SAMPLE_DATA", "0").lower() in ("1", "true", "yes"),
         )
 
 

@@ -1,0 +1,103 @@
+{#- Every satellite gets a launch:
+    1. the SpaceX API's own link, when it points at a known launch;
+    2. else the launch its COSPAR siblings (same year and launch number) are linked to;
+    3. else the one API launch flown that UTC day that no satellite is linked to;
+    4. else a launch derived from the COSPAR designator itself ("COSPAR-2019-029").
+    Nothing is dropped: a satellite without a usable designator keeps a null launch. -#}
+with
+
+satellites as (
+
+    select * from {{ ref('int_satellites__reconciled') }}
+
+),
+
+launches as (
+
+    select * from {{ ref('stg_spacex__launches') }}
+
+),
+
+linked as (
+
+    select
+        s.*,
+        case when l.launch_id is not null then s.api_launch_id end as linked_launch_id
+    from satellites as s
+    left join launches as l
+        on l.launch_id = s.api_launch_id
+
+),
+
+cospar_siblings as (
+
+    select
+        cospar_launch,
+        min(linked_launch_id) as launch_id
+    from linked
+    where cospar_launch is not null
+      and linked_launch_id is not null
+    group by cospar_launch
+    -- a designator whose satellites point at different launches is ambiguous: not used
+    having count(distinct linked_launch_id) = 1
+
+),
+
+unlinked_groups as (
+
+    select
+        cospar_launch,
+        min(launch_date) as launch_date
+    from linked
+    where cospar_launch is not null
+      and cospar_launch not in (select cospar_launch from cospar_siblings)
+    group by cospar_launch
+
+),
+
+launches_without_satellites as (
+
+    select launches.*
+    from launches
+    where not is_upcoming
+      and launch_id not in (select linked_launch_id from linked where linked_launch_id is not null)
+
+),
+
+same_day as (
+
+    select
+        g.cospar_launch,
+        min(l.launch_id) as launch_id
+    from unlinked_groups as g
+    inner join launches_without_satellites as l
+        on l.launch_date = g.launch_date
+    group by g.cospar_launch
+    having count(*) = 1
+
+),
+
+assigned as (
+
+    select
+        linked.*,
+        coalesce(
+            linked.linked_launch_id,
+            cospar_siblings.launch_id,
+            same_day.launch_id,
+            'COSPAR-' || linked.cospar_launch
+        ) as launch_id,
+        case
+            when linked.linked_launch_id is not null then 'api_link'
+            when cospar_siblings.launch_id is not null then 'cospar_sibling'
+            when same_day.launch_id is not null then 'same_day_launch'
+            when linked.cospar_launch is not null then 'cospar_only'
+            else 'unassigned'
+        end as launch_assignment
+    from linked
+    left join cospar_siblings using (cospar_launch)
+    left join same_day using (cospar_launch)
+
+)
+
+select * from assigned

@@ -1,0 +1,84 @@
+"""The `transform` step: `dbt build` of the project in dbt/ against the warehouse.
+
+In the cluster dbt runs in its own image through astronomer-cosmos; this is the embedded path
+(`make run`, tests) and runs the same project with the same profile, reading the connection from
+the environment variables profiles.yml names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from . import datasets
+from . import warehouse as wh
+from .errors import ConfigError, PipelineError
+from .log import event, get_logger, is_json, timed
+from .steps import Context
+
+log = get_logger("transform")
+
+
+def dbt_executable() -> str:
+    beside = Path(sys.executable).parent / "dbt"
+    found = str(beside) if beside.exists() else shutil.which("dbt")
+    if not found:
+        raise ConfigError(
+            "dbt is not installed here: `make run` installs it into .venv; in the cluster the "
+            "transform runs in the dbt image through Airflow"
+        )
+    return found
+
+
+def ensure_raw_tables(ctx: Context) -> None:
+    """Create every raw table dbt's sources name, so a dataset switched off reads as empty."""
+    with wh.session(ctx.warehouse) as conn, conn.transaction():
+        for spec in datasets.DATASETS.values():
+            wh.ensure_tables(conn, spec, [])
+
+
+def dbt(ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None = None) -> None:
+    """Run one dbt command; its own progress lines stream to stderr."""
+    project = ctx.settings.dbt_project_dir
+    if not (project / "dbt_project.yml").exists():
+        raise ConfigError(f"DBT_PROJECT_DIR={project} has no dbt_project.yml")
+    state = ctx.settings.data_dir / "dbt"
+    dbt_vars = {**({"ds": ds} if ds else {}), **(extra_vars or {})}
+    command = [
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target-path",
+        str(state / "target"),
+        "--log-path",
+        str(state / "logs"),
+    ]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dbt_vars)]
+    command.append("--use-colors" if sys.stderr.isatty() else "--no-use-colors")
+    env = {**os.environ, **ctx.warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # dbt's own progress lines, one log event each in JSON mode
+            if is_json():
+                event(log, "dbt.output", line.rstrip())
+            else:
+                sys.stderr.write(line)
+    if proc.returncode != 0:
+        raise PipelineError(
+            f"dbt {' '.join(args)} failed (exit {proc.returncode}); the lines above name the model "
+            f"or test, and {state / 'logs' / 'dbt.log'} has the details"
+        )
+
+
+def transform(ctx: Context, ds: str) -> None:
+    with timed(log, "transform", "dbt build: staging → intermediate → marts", ds=ds):
+        ensure_raw_tables(ctx)
+        dbt(ctx, "build", ds=ds)
