@@ -9,7 +9,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from starlink42k import cli
 from starlink42k.replay import ReplayServer
 from support import spacex_docs as docs
@@ -109,17 +108,13 @@ def test_the_answer_matches_the_hand_computation(monkeypatch, pipeline_env, caps
 
     with psycopg.connect(pipeline_env["WAREHOUSE_URL"]) as conn:
         assigned = dict(
-            conn.execute(
-                "select norad_id, launch_assignment from intermediate.int_satellites__assigned_to_launches"
-            )
+            conn.execute("select norad_id, launch_assignment from intermediate.int_satellites__assigned_to_launches")
         )
         cospar_launch = conn.execute(
             "select launch_name, satellites_carried from marts.dim_launches where launch_source = 'cospar'"
         ).fetchall()
         happened = dict(
-            conn.execute(
-                "select flight_number, has_happened from marts.dim_launches where flight_number is not null"
-            )
+            conn.execute("select flight_number, has_happened from marts.dim_launches where flight_number is not null")
         )
     assert assigned[44003] == "cospar_sibling" and assigned[48001] == "same_day_launch"
     assert assigned[54001] == "cospar_only"

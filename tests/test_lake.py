@@ -101,8 +101,7 @@ def test_s3_objects_land_under_the_prefix(s3_bucket, s3_endpoint):
     lake = lakes.open_lake(f"s3://{s3_bucket}/team/lake", s3_endpoint)
     lake.put_bytes("raw/a.json", b"{}")
     keys = [
-        o["Key"]
-        for o in boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(Bucket=s3_bucket)["Contents"]
+        o["Key"] for o in boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(Bucket=s3_bucket)["Contents"]
     ]
     assert keys == ["team/lake/raw/a.json"]
     assert lake.uri("raw/a.json") == f"s3://{s3_bucket}/team/lake/raw/a.json"

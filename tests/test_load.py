@@ -78,8 +78,7 @@ def test_two_ds_coexist_and_reloading_one_leaves_the_other(ctx):
     ]
     partitions = table(
         ctx,
-        "select inhrelid::regclass::text from pg_inherits "
-        "where inhparent = 'raw.starlink'::regclass order by 1",
+        "select inhrelid::regclass::text from pg_inherits where inhparent = 'raw.starlink'::regclass order by 1",
     )
     assert partitions == [("raw.starlink_20240130",), ("raw.starlink_20240131",)]
 
@@ -166,9 +165,7 @@ def test_a_new_column_in_the_csv_is_added_not_fatal(ctx):
             expected_sha256=hashlib.sha256(widened.encode()).hexdigest(),
             source_uri="test://wide",
         )
-    got = table(
-        ctx, "select ds::text, count(*), count(shell_number) from raw.starlink group by ds order by ds"
-    )
+    got = table(ctx, "select ds::text, count(*), count(shell_number) from raw.starlink group by ds order by ds")
     assert got == [(DS1, 3, 0), (DS2, 3, 3)]
 
 
@@ -190,9 +187,7 @@ def test_a_column_name_that_is_not_an_identifier_is_refused(ctx):
 
 
 def test_load_needs_the_curated_manifest(ctx):
-    with pytest.raises(
-        Exception, match=r"run `starlink42k to-csv starlink --ds 2024-01-30` for this ds first"
-    ):
+    with pytest.raises(Exception, match=r"run `starlink42k to-csv starlink --ds 2024-01-30` for this ds first"):
         steps.load(ctx, "starlink", DS1)
 
 

@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import psycopg
-
 from starlink42k.replay import ReplayServer
 
 REPO = Path(__file__).resolve().parents[1]

@@ -142,9 +142,7 @@ def _write_raw(ctx, dataset, documents, ds):
 
 def test_to_csv_step_writes_csv_rejects_and_manifest(tmp_path):
     ctx = _ctx(tmp_path)
-    sats = [
-        docs.starlink(44000 + i, f"2020-001{chr(65 + i)}", "2020-01-07", launch_id="L") for i in range(20)
-    ]
+    sats = [docs.starlink(44000 + i, f"2020-001{chr(65 + i)}", "2020-01-07", launch_id="L") for i in range(20)]
     sats[3]["spaceTrack"]["DECAYED"] = "maybe"
     _write_raw(ctx, "starlink", sats, "2024-01-31")
     manifest = steps.to_csv(_ctx(tmp_path, REJECT_THRESHOLD="0.1"), "starlink", "2024-01-31")
@@ -155,9 +153,7 @@ def test_to_csv_step_writes_csv_rejects_and_manifest(tmp_path):
 
 def test_too_many_rejects_fail_and_keep_the_previous_csv(tmp_path):
     ctx = _ctx(tmp_path)
-    sats = [
-        docs.starlink(44000 + i, f"2020-001{chr(65 + i)}", "2020-01-07", launch_id="L") for i in range(10)
-    ]
+    sats = [docs.starlink(44000 + i, f"2020-001{chr(65 + i)}", "2020-01-07", launch_id="L") for i in range(10)]
     _write_raw(ctx, "starlink", sats, "2024-01-31")
     before = steps.to_csv(ctx, "starlink", "2024-01-31")
     csv_key = "curated/spacex/starlink/ds=2024-01-31/starlink.csv"
@@ -166,9 +162,7 @@ def test_too_many_rejects_fail_and_keep_the_previous_csv(tmp_path):
     for s in sats[:2]:
         s["spaceTrack"]["NORAD_CAT_ID"] = "n/a"
     _write_raw(ctx, "starlink", sats, "2024-01-31")
-    with pytest.raises(
-        DataQualityError, match=r"2 of 10 records rejected \(20.0%\), above REJECT_THRESHOLD=0.01"
-    ):
+    with pytest.raises(DataQualityError, match=r"2 of 10 records rejected \(20.0%\), above REJECT_THRESHOLD=0.01"):
         steps.to_csv(ctx, "starlink", "2024-01-31")
     assert ctx.lake.get_bytes(csv_key) == old
     assert lakes.read_manifest(ctx.lake, csv_key, "") == before

@@ -24,13 +24,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
-
-from starlink42k import datasets, lake as lakes, steps, warehouse as wh
+from starlink42k import datasets, steps
+from starlink42k import lake as lakes
+from starlink42k import warehouse as wh
 from starlink42k.curate import write_csv_file
 from starlink42k.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support.spacex_docs import starlink  # noqa: E402
+from support.spacex_docs import starlink
 
 
 def synthetic_docs(n: int):
@@ -83,7 +84,9 @@ def run_one(n: int, ctx: steps.Context, url: str, workdir: Path) -> dict:
     project_s = time.perf_counter() - t
 
     t = time.perf_counter()
-    copy = f"\\copy bench.starlink_copy ({', '.join(spec.column_names)}) from '{csv_path}' with (format csv, header true)"
+    copy = (
+        f"\\copy bench.starlink_copy ({', '.join(spec.column_names)}) from '{csv_path}' with (format csv, header true)"
+    )
     subprocess.run([psql_binary(), url, "-q", "-v", "ON_ERROR_STOP=1", "-c", copy], check=True)
     copy_s = time.perf_counter() - t
 
@@ -150,9 +153,7 @@ def main() -> int:
             f"{r['copy_rows_per_s']:>13,} {r['speedup_vs_pandas']:>8}x {r['ratio_vs_copy']:>8}x"
         )
     out = bench_dir / "load.json"
-    out.write_text(
-        json.dumps({"machine": os.uname().nodename, "cpus": os.cpu_count(), "results": results}, indent=2)
-    )
+    out.write_text(json.dumps({"machine": os.uname().nodename, "cpus": os.cpu_count(), "results": results}, indent=2))
     print(f"written to {out}")
     return 0
 

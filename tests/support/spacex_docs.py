@@ -184,9 +184,7 @@ def constellation(starlink_launches: int, other_launches: int, satellites: int) 
             launches.append(doc)
             starlink_flights.append(doc)
     flight += 1
-    launches.append(
-        launch(flight, "Starlink 9-9 (v1.5)", "2023-01-15T00:00:00", upcoming=True, precision="month")
-    )
+    launches.append(launch(flight, "Starlink 9-9 (v1.5)", "2023-01-15T00:00:00", upcoming=True, precision="month"))
     sats: list[dict[str, Any]] = []
     for n in range(satellites):
         parent = starlink_flights[n % len(starlink_flights)]

@@ -151,8 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="starlink42k",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="When will there be 42,000 Starlink satellites in orbit, and how many launches "
-        "will it take?",
+        description="When will there be 42,000 Starlink satellites in orbit, and how many launches will it take?",
         epilog=f"configuration (environment variables):\n{env_help}",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -183,9 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--host", default="127.0.0.1")
     rp.add_argument("--port", type=int, default=8000)
     rp.set_defaults(func=cmd_replay, needs_dataset=False, ds=None)
-    wp = command(
-        "warehouse", cmd_warehouse, "print the warehouse URL (starting the embedded one), or stop it"
-    )
+    wp = command("warehouse", cmd_warehouse, "print the warehouse URL (starting the embedded one), or stop it")
     wp.add_argument("action", nargs="?", choices=("url", "stop"), default="url")
     return parser
 

@@ -160,17 +160,13 @@ class S3Lake:
 
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         try:
-            self.client.put_object(
-                Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
-            )
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type)
         except Exception as exc:
             raise self._fail("write", key, exc) from exc
 
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
         try:  # multipart for large files; the object appears only when the upload completes
-            self.client.upload_file(
-                str(path), self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}
-            )
+            self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs={"ContentType": content_type})
         except Exception as exc:
             raise self._fail("write", key, exc) from exc
 

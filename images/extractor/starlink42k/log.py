@@ -25,9 +25,7 @@ def get_logger(name: str = "") -> logging.Logger:
     return logging.getLogger(f"{LOGGER_NAME}.{name}" if name else LOGGER_NAME)
 
 
-def event(
-    logger: logging.Logger, name: str, message: str = "", level: int = logging.INFO, **fields: Any
-) -> None:
+def event(logger: logging.Logger, name: str, message: str = "", level: int = logging.INFO, **fields: Any) -> None:
     """Log one event with machine-readable fields."""
     logger.log(level, message or name, extra={"event": name, "fields": fields})
 

@@ -160,9 +160,7 @@ class ReplayServer:
             return None
 
         spacex = {
-            route: docs
-            for route in ("launches", "starlink")
-            if (docs := read(f"spacex_{route}.json")) is not None
+            route: docs for route in ("launches", "starlink") if (docs := read(f"spacex_{route}.json")) is not None
         }
         return cls(spacex=spacex, satcat=read("celestrak_satcat.json") or [], **kwargs)
 
@@ -206,9 +204,7 @@ class ReplayServer:
 
     # --- request handling ---
 
-    def _route(
-        self, method: str, path: str, query: dict[str, list[str]], body: bytes
-    ) -> tuple[int, str, bytes]:
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, str, bytes]:
         parts = [p for p in path.split("/") if p]
         if len(parts) >= 2 and parts[0] == "v4" and parts[1] in self.spacex:
             docs = self.spacex[parts[1]]
@@ -261,9 +257,7 @@ class ReplayServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 with server._lock:
-                    server.requests.append(
-                        {"method": method, "path": parsed.path, "query": parsed.query, "body": body}
-                    )
+                    server.requests.append({"method": method, "path": parsed.path, "query": parsed.query, "body": body})
                 status, ctype, payload = server._route(method, parsed.path, parse_qs(parsed.query), body)
                 fault = server._next_fault(parsed.path)
                 headers: dict[str, str] = {}

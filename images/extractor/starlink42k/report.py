@@ -40,9 +40,7 @@ def read_marts(ctx: Context) -> dict[str, Any]:
                 "summary": _query(conn, "select * from marts.fct_constellation_summary"),
                 "sources": _query(conn, "select * from marts.dim_data_sources order by source_name"),
                 "forecast": _query(conn, "select * from marts.fct_starlink_forecast order by scenario"),
-                "path": _query(
-                    conn, "select * from marts.fct_starlink_forecast_path order by scenario, month_offset"
-                ),
+                "path": _query(conn, "select * from marts.fct_starlink_forecast_path order by scenario, month_offset"),
                 "monthly": _query(conn, "select * from marts.fct_constellation_monthly order by month_start"),
                 "backtest": _query(conn, "select * from marts.fct_forecast_backtest order by scenario"),
             }
@@ -102,9 +100,7 @@ def build_answer(ctx: Context, ds: str, marts: dict[str, Any]) -> dict[str, Any]
             "satellites_per_launch": f["satellites_per_launch"],
             "decays_per_month": f["decays_per_month"],
             "reaches_target": f["reaches_target"],
-            "reaches_target_month": f["reaches_target_month"].strftime("%Y-%m")
-            if f["reaches_target_month"]
-            else None,
+            "reaches_target_month": f["reaches_target_month"].strftime("%Y-%m") if f["reaches_target_month"] else None,
             "reaches_target_on": _iso(f["reaches_target_on"]),
             "months_needed": f["months_needed"],
             "launches_needed": f["launches_needed"],
@@ -203,9 +199,7 @@ def summary_text(answer: dict[str, Any]) -> str:
         ]
     for s in answer["sources"]:
         if not s["used_for_forecast"]:
-            lines.append(
-                f"  also read: {s['label']}, as of {s['as_of']}" + (" (stale)" if s["stale"] else "")
-            )
+            lines.append(f"  also read: {s['label']}, as of {s['as_of']}" + (" (stale)" if s["stale"] else ""))
     return "\n".join(lines)
 
 
@@ -309,13 +303,10 @@ def chart_png(answer: dict[str, Any], marts: dict[str, Any]) -> bytes:
             label=label,
         )
     top.axhline(target, color="black", linewidth=0.8)
-    top.annotate(
-        f"target {target:,}", xy=(0.01, target), xycoords=("axes fraction", "data"), va="bottom", fontsize=9
-    )
+    top.annotate(f"target {target:,}", xy=(0.01, target), xycoords=("axes fraction", "data"), va="bottom", fontsize=9)
     top.set_ylabel("Starlink satellites in orbit")
     top.set_title(
-        f"Starlink satellites in orbit and the path to {target:,}\n"
-        f"as of {answer['as_of']}, {answer['source_label']}",
+        f"Starlink satellites in orbit and the path to {target:,}\nas of {answer['as_of']}, {answer['source_label']}",
         fontsize=12,
     )
     top.legend(loc="upper left", fontsize=9, bbox_to_anchor=(0, 0.93))
@@ -360,9 +351,7 @@ def report(ctx: Context, ds: str) -> dict[str, Any]:
         marts = read_marts(ctx)
         answer = build_answer(ctx, ds, marts)
         prefix = lakes.report_prefix(ds)
-        answer["files"] = {
-            name: ctx.lake.uri(prefix + name) for name in ("answer.json", "chart.png", "report.md")
-        }
+        answer["files"] = {name: ctx.lake.uri(prefix + name) for name in ("answer.json", "chart.png", "report.md")}
         ctx.lake.put_bytes(prefix + "chart.png", chart_png(answer, marts), "image/png")
         ctx.lake.put_bytes(prefix + "report.md", markdown(answer, "chart.png").encode(), "text/markdown")
         ctx.lake.put_bytes(prefix + "answer.json", json.dumps(answer, indent=2).encode(), "application/json")

@@ -75,8 +75,7 @@ def fetch(ctx: Context, dataset: str) -> Snapshot:
             raise ValueError(f"no client for source {spec.source!r}")
         if not snap.docs:
             raise SourceResponseError(
-                f"{snap.source_url} returned no {dataset} documents; refusing to replace ds with an "
-                "empty snapshot"
+                f"{snap.source_url} returned no {dataset} documents; refusing to replace ds with an empty snapshot"
             )
         out.update(docs=len(snap.docs), pages=snap.pages)
     return snap

@@ -111,9 +111,7 @@ def connect(warehouse: Warehouse, **kwargs) -> psycopg.Connection:
     try:
         return psycopg.connect(warehouse.url, connect_timeout=15, application_name="starlink42k", **kwargs)
     except psycopg.OperationalError as exc:
-        raise WarehouseError(
-            f"cannot connect to the warehouse {warehouse.display_url()}: {exc}".strip()
-        ) from None
+        raise WarehouseError(f"cannot connect to the warehouse {warehouse.display_url()}: {exc}".strip()) from None
 
 
 # --- loading one ds ------------------------------------------------------------------------------
@@ -164,9 +162,7 @@ def ensure_tables(conn: psycopg.Connection, dataset: Dataset, csv_columns: list[
                 type=kind,
             )
             conn.execute(
-                sql.SQL("alter table {} add column {} {}").format(
-                    table, _ident(name, "CSV column"), sql.SQL(kind)
-                )
+                sql.SQL("alter table {} add column {} {}").format(table, _ident(name, "CSV column"), sql.SQL(kind))
             )
 
 
@@ -203,9 +199,7 @@ def load_csv(
     digest = hashlib.sha256(header)
     with conn.transaction():
         # One load per dataset at a time: DDL on the parent and the partition swap must not interleave.
-        conn.execute(
-            "select pg_advisory_xact_lock(hashtext('starlink42k.load'), hashtext(%s))", (dataset.name,)
-        )
+        conn.execute("select pg_advisory_xact_lock(hashtext('starlink42k.load'), hashtext(%s))", (dataset.name,))
         ensure_tables(conn, dataset, names)
         parent = sql.Identifier(SCHEMA, dataset.name)
         new = sql.Identifier(SCHEMA, staging)

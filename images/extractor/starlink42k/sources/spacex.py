@@ -32,18 +32,14 @@ def _check_page(payload: Any, what: str, expected_page: int) -> None:
         )
     for key, kind in _PAGE_KEYS.items():
         if key not in payload:
-            raise SourceResponseError(
-                f"{what}: the response has no {key!r} field (keys: {sorted(payload)[:12]})"
-            )
+            raise SourceResponseError(f"{what}: the response has no {key!r} field (keys: {sorted(payload)[:12]})")
         value = payload[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise SourceResponseError(
                 f"{what}: {key!r} should be {kind.__name__}, got {type(value).__name__} {str(value)[:60]!r}"
             )
     if payload["page"] != expected_page:
-        raise SourceResponseError(
-            f"{what}: asked for page {expected_page}, the API answered page {payload['page']}"
-        )
+        raise SourceResponseError(f"{what}: asked for page {expected_page}, the API answered page {payload['page']}")
     for i, doc in enumerate(payload["docs"]):
         if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
             raise SourceResponseError(f"{what}: document {i} is not an object with a string 'id'")
