@@ -34,6 +34,13 @@ venv-run: $(UV) ## Install what `make run` needs into .venv (locked versions)
 venv-dev: $(UV) ## Install everything (pipeline, Airflow, test tools) into .venv
 	$(UV) sync --locked --all-extras
 
+# checkov's pins conflict with uv.lock, so it gets its own environment, locked with hashes.
+CHECKOV_VENV := $(CURDIR)/.venv-checkov
+$(CHECKOV_VENV)/bin/checkov: requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --require-hashes -r requirements/checkov.txt
+	touch $@
+
 .PHONY: lock
 lock: $(UV) ## Re-resolve uv.lock after editing pyproject.toml
 	$(UV) lock
@@ -45,7 +52,7 @@ run: venv-run ## Run the whole pipeline locally and print the answer (DS=YYYY-MM
 
 # --- checks -------------------------------------------------------------------------------------
 .PHONY: test lint fmt
-test: venv-dev ## Run every test (starts its own PostgreSQL, S3 server and API replay)
+test: venv-dev $(CHECKOV_VENV)/bin/checkov ## Run every test (starts its own PostgreSQL, S3 server, API replay)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: venv-dev ## Lint and format-check the Python code
@@ -60,3 +67,6 @@ fmt: venv-dev ## Format the Python code
 .PHONY: bench
 bench: venv-dev ## Benchmark the load path vs pandas to_sql vs psql \copy (BENCH_ROWS=10000,100000,1000000)
 	$(BIN)/python tests/benchmarks/bench_load.py
+
+# --- Kubernetes: kind cluster, charts, Airflow ---------------------------------------------------
+include k8s/cluster.mk

@@ -1,0 +1,155 @@
+# The local Kubernetes cluster: kind + the starlink-platform chart + the official Airflow chart.
+# Included by the top-level Makefile (SHELL, .SHELLFLAGS, `help` and the `images` target live
+# there). Every step says what it does; every target ends with the next command to run.
+# kubectl and helm always get an explicit context, so no other cluster of yours is touched.
+
+# --- settings (override on the command line: make cluster-up GIT_BRANCH=my-branch) ----------
+CLUSTER_NAME ?= starlink42k
+VERSION ?= 0.1.0
+# git-sync pulls the DAGs from this repository, branch and folder: push before you expect them.
+GIT_REPO ?= $(shell git -C $(CLUSTER_ROOT) remote get-url origin 2>/dev/null)
+GIT_BRANCH ?= $(shell git -C $(CLUSTER_ROOT) branch --show-current 2>/dev/null)
+GIT_SUBPATH ?= airflow/dags
+# For a private repository over SSH: a Secret in namespace airflow with key `gitSshKey`.
+GIT_SSH_SECRET ?=
+# The official chart (https://airflow.apache.org), pinned; its values schema is what
+# tests/k8s validates k8s/airflow-values.yaml against.
+AIRFLOW_CHART_VERSION ?= 1.22.0
+# Local ports of `make port-forward`.
+AIRFLOW_UI_PORT ?= 8080
+MINIO_CONSOLE_PORT ?= 9001
+MINIO_API_PORT ?= 9000
+WAREHOUSE_PORT ?= 5432
+
+# Tool versions this setup was written and checked against (`make tools` compares).
+MIN_DOCKER := 24.0
+MIN_KIND := 0.33.0
+MIN_HELM := 3.19.0
+MIN_KUBECTL := 1.36.0
+
+CLUSTER_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
+# The Makefile that included this one, for the sub-makes (`images` is defined there).
+TOP_MAKEFILE := $(abspath $(firstword $(MAKEFILE_LIST)))
+KIND_CONTEXT = kind-$(CLUSTER_NAME)
+KUBECTL = kubectl --context $(KIND_CONTEXT)
+HELM = helm --kube-context $(KIND_CONTEXT)
+CLUSTER_IMAGES = starlink42k/extractor:$(VERSION) starlink42k/dbt:$(VERSION) starlink42k/airflow:$(VERSION)
+# Without an SSH key Secret git-sync cannot use an SSH remote: GitHub ones become HTTPS.
+GIT_SYNC_REPO = $(if $(GIT_SSH_SECRET),$(GIT_REPO),$(patsubst git@github.com:%,https://github.com/%,$(GIT_REPO)))
+AIRFLOW_SET = \
+	--set-string images.airflow.tag=$(VERSION) \
+	--set-string defaultAirflowTag=$(VERSION) \
+	--set-string dags.gitSync.repo='$(GIT_SYNC_REPO)' \
+	--set-string dags.gitSync.branch='$(GIT_BRANCH)' \
+	--set-string dags.gitSync.ref='$(GIT_BRANCH)' \
+	--set-string dags.gitSync.subPath='$(GIT_SUBPATH)' \
+	$(if $(GIT_SSH_SECRET),--set-string dags.gitSync.sshKeySecret='$(GIT_SSH_SECRET)')
+
+.PHONY: tools cluster-up cluster-info cluster-down port-forward slack-secret
+
+tools: ## Check docker, kind, helm and kubectl (versions against the tested ones)
+	@echo "Cluster tools (tested with docker >= $(MIN_DOCKER), kind >= $(MIN_KIND), helm >= $(MIN_HELM), kubectl >= $(MIN_KUBECTL)):"
+	@missing=0; \
+	check() { \
+	  name=$$1; min=$$2; hint=$$3; shift 3; \
+	  if ! command -v "$$name" >/dev/null 2>&1; then \
+	    printf '  %-8s MISSING   install it: %s\n' "$$name" "$$hint"; missing=1; return 0; \
+	  fi; \
+	  ver=$$("$$@" 2>/dev/null | grep -Eo '[0-9]+\.[0-9]+(\.[0-9]+)?' | head -n 1 || true); \
+	  if [ -z "$$ver" ]; then status="installed, version not recognised"; \
+	  elif [ "$$(printf '%s\n%s\n' "$$min" "$$ver" | sort -V | head -n 1)" = "$$min" ]; then status=ok; \
+	  else status="older than tested ($$min): upgrade, see $$hint"; fi; \
+	  printf '  %-8s %-9s %s\n' "$$name" "$${ver:-?}" "$$status"; \
+	}; \
+	check docker $(MIN_DOCKER) https://docs.docker.com/engine/install/ docker version --format '{{.Client.Version}}'; \
+	check kind $(MIN_KIND) https://kind.sigs.k8s.io/docs/user/quick-start/#installation kind version; \
+	check helm $(MIN_HELM) https://helm.sh/docs/intro/install/ helm version --template '{{.Version}}'; \
+	check kubectl $(MIN_KUBECTL) https://kubernetes.io/docs/tasks/tools/ kubectl version --client; \
+	if [ "$$missing" -ne 0 ]; then echo "Install the missing tools, then run: make tools"; exit 1; fi; \
+	if ! docker info >/dev/null 2>&1; then \
+	  echo "docker is installed but its daemon does not answer: start Docker (or add yourself to the docker group), then run: make tools"; exit 1; \
+	fi
+	@$(if $(TOOLS_QUIET),:,echo "All tools found. Next: make cluster-up")
+
+# Target-specific, so it also applies to the `tools` prerequisite: no "Next" line mid-run.
+cluster-up: TOOLS_QUIET := 1
+cluster-up: tools ## Create or update the kind cluster with images, platform and Airflow (idempotent)
+	@test -n "$(GIT_REPO)" || { echo "GIT_REPO is empty: this checkout has no 'origin' remote, and git-sync needs the repository the DAGs are pushed to. Run: make cluster-up GIT_REPO=https://github.com/<you>/<repo>.git"; exit 1; }
+	@test -n "$(GIT_BRANCH)" || { echo "GIT_BRANCH is empty (detached HEAD?). Run: make cluster-up GIT_BRANCH=main"; exit 1; }
+	@echo "==> 1/7 kind cluster '$(CLUSTER_NAME)' ($(CLUSTER_ROOT)/kind-config.yaml)"
+	@if kind get clusters 2>/dev/null | grep -qx '$(CLUSTER_NAME)'; then \
+	  echo "    already exists: reusing it"; \
+	else \
+	  kind create cluster --name '$(CLUSTER_NAME)' --config '$(CLUSTER_ROOT)/kind-config.yaml' --wait 180s; \
+	fi
+	@echo "==> 2/7 building the images: $(CLUSTER_IMAGES)"
+	@$(MAKE) -f '$(TOP_MAKEFILE)' images VERSION=$(VERSION)
+	@echo "==> 3/7 copying the images into the cluster nodes (kind load: no registry; pulls stay IfNotPresent)"
+	kind load docker-image --name '$(CLUSTER_NAME)' $(CLUSTER_IMAGES)
+	@echo "==> 4/7 namespaces starlink and airflow (with Pod Security labels)"
+	$(KUBECTL) apply -f '$(CLUSTER_ROOT)/k8s/namespaces.yaml'
+	@echo "==> 5/7 platform chart: MinIO, warehouse, Secrets, RBAC, NetworkPolicies (waits until ready)"
+	$(HELM) upgrade --install starlink '$(CLUSTER_ROOT)/charts/starlink-platform' --namespace starlink --wait --timeout 10m
+	@echo "==> 6/7 Airflow chart $(AIRFLOW_CHART_VERSION): DAGs from $(GIT_SYNC_REPO) @ $(GIT_BRANCH), folder $(GIT_SUBPATH)"
+	helm repo add apache-airflow https://airflow.apache.org --force-update >/dev/null
+	helm repo update apache-airflow >/dev/null
+	@# No --wait: the chart migrates the database in a post-install hook that the pods wait for;
+	@# helm waits for hooks anyway, and step 7 waits for the pods.
+	$(HELM) upgrade --install airflow apache-airflow/airflow --version $(AIRFLOW_CHART_VERSION) --namespace airflow \
+	  -f '$(CLUSTER_ROOT)/k8s/airflow-values.yaml' $(AIRFLOW_SET) --timeout 15m
+	@echo "==> 7/7 waiting for the Airflow deployments to become available"
+	$(KUBECTL) -n airflow wait --for=condition=Available deployment -l release=airflow --timeout=10m
+	@$(MAKE) -f '$(TOP_MAKEFILE)' --no-print-directory cluster-info
+
+cluster-info: ## Print the URLs, how to log in, and the next commands
+	@echo ""
+	@echo "Airflow UI     http://127.0.0.1:$(AIRFLOW_UI_PORT)   (published by kind; on another cluster: make port-forward)"
+	@echo "  user admin, password:  $(KUBECTL) -n airflow exec deploy/airflow-api-server -- cat /tmp/simple_auth_manager_passwords.json.generated"
+	@echo "MinIO console  http://127.0.0.1:$(MINIO_CONSOLE_PORT)   (after make port-forward)"
+	@echo "  login:       $(KUBECTL) -n starlink get secret lake-credentials -o jsonpath='{.data.access-key-id}' | base64 -d; echo"
+	@echo "  password:    $(KUBECTL) -n starlink get secret lake-credentials -o jsonpath='{.data.secret-access-key}' | base64 -d; echo"
+	@echo "Warehouse      postgresql://pipeline@127.0.0.1:$(WAREHOUSE_PORT)/warehouse   (after make port-forward)"
+	@echo "  password:    $(KUBECTL) -n starlink get secret warehouse-credentials -o jsonpath='{.data.password}' | base64 -d; echo"
+	@echo "DAGs           git-sync of $(GIT_SYNC_REPO) @ $(GIT_BRANCH), folder $(GIT_SUBPATH): push to deploy"
+	@echo ""
+	@echo "Next: make port-forward    (Slack alerts: make slack-secret SLACK_WEBHOOK_URL=https://hooks.slack.com/services/...)"
+
+cluster-down: ## Delete the kind cluster and everything in it (lake, warehouse, Airflow)
+	@if kind get clusters 2>/dev/null | grep -qx '$(CLUSTER_NAME)'; then \
+	  echo "Deleting kind cluster '$(CLUSTER_NAME)' with its volumes"; kind delete cluster --name '$(CLUSTER_NAME)'; \
+	else \
+	  echo "No kind cluster '$(CLUSTER_NAME)': nothing to delete"; \
+	fi
+	@echo "Next: make cluster-up (starts from an empty cluster)"
+
+# Background port-forwards; the EXIT trap stops all of them on Ctrl-C or when one fails
+# (e.g. a local port already in use). Port-forward traffic enters the pod through the container
+# runtime, inside the pod's network namespace, so the NetworkPolicies do not apply to it.
+port-forward: ## Forward MinIO (9001, 9000), the warehouse (5432) and the UI (8080) if kind does not; Ctrl-C stops
+	@pids=""; \
+	trap 'kill $$pids 2>/dev/null || true; echo; echo "Port-forwards stopped. Next: make port-forward, or make cluster-down"' EXIT; \
+	trap 'exit 0' INT TERM; \
+	$(KUBECTL) -n starlink port-forward svc/starlink-minio $(MINIO_CONSOLE_PORT):9001 $(MINIO_API_PORT):9000 >/dev/null & pids="$$pids $$!"; \
+	$(KUBECTL) -n starlink port-forward svc/starlink-warehouse $(WAREHOUSE_PORT):5432 >/dev/null & pids="$$pids $$!"; \
+	if (exec 3<>/dev/tcp/127.0.0.1/$(AIRFLOW_UI_PORT)) 2>/dev/null; then \
+	  echo "Airflow UI     http://127.0.0.1:$(AIRFLOW_UI_PORT)   (already published by kind, not forwarded)"; \
+	else \
+	  $(KUBECTL) -n airflow port-forward svc/airflow-api-server $(AIRFLOW_UI_PORT):8080 >/dev/null & pids="$$pids $$!"; \
+	  echo "Airflow UI     http://127.0.0.1:$(AIRFLOW_UI_PORT)"; \
+	fi; \
+	echo "MinIO console  http://127.0.0.1:$(MINIO_CONSOLE_PORT)   S3 API http://127.0.0.1:$(MINIO_API_PORT)"; \
+	echo "Warehouse      postgresql://pipeline@127.0.0.1:$(WAREHOUSE_PORT)/warehouse"; \
+	echo "Logins: make cluster-info. Press Ctrl-C to stop."; \
+	wait -n
+
+# The URL stays out of the command line: it reaches kubectl through the environment and stdin.
+slack-secret: ## Create or update the Slack alerts Secret: make slack-secret SLACK_WEBHOOK_URL=https://...
+	@test -n "$${SLACK_WEBHOOK_URL:-}" || { echo "Usage: make slack-secret SLACK_WEBHOOK_URL=https://hooks.slack.com/services/..."; exit 1; }
+	@printf '%s' "$$SLACK_WEBHOOK_URL" | grep -Eq '^https?://[^"\\[:space:]]+$$' || { echo "SLACK_WEBHOOK_URL must be an http(s) URL without quotes, backslashes or spaces"; exit 1; }
+	@echo "Writing Secret airflow/slack-alerts (Airflow connection slack_alerts, conn_type slackwebhook)"
+	@printf '{"conn_type": "slackwebhook", "password": "%s"}' "$$SLACK_WEBHOOK_URL" \
+	  | $(KUBECTL) -n airflow create secret generic slack-alerts --from-file=connection=/dev/stdin --dry-run=client -o yaml \
+	  | $(KUBECTL) apply -f -
+	@echo "Restarting the Airflow deployments so they read it (task pods read it when they start)"
+	$(KUBECTL) -n airflow rollout restart deployment -l release=airflow
+	@echo "Next: trigger a DAG run in the UI; a failed task now posts to Slack"
