@@ -1,4 +1,4 @@
-"""The README's commands, as a new user runs them: `make run` end to end against the API replay."""
+"""The README's commands, as a new user runs them: `make run` end to end against the API replays."""
 
 from __future__ import annotations
 
@@ -9,25 +9,31 @@ from pathlib import Path
 
 import psycopg
 from starlink42k.replay import ReplayServer
+from support import satcat_docs as sc
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def make(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["make", "-C", str(REPO), *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=900,
+        ["make", "-C", str(REPO), *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=900
     )
+
+
+def satcat_of(api_docs: dict) -> list[dict]:
+    """The same satellites as CelesTrak lists them."""
+    return [
+        sc.record(t["NORAD_CAT_ID"], t["OBJECT_ID"], t["LAUNCH_DATE"], decay_date=t["DECAY_DATE"])
+        for t in (d["spaceTrack"] for d in api_docs["starlink"])
+    ]
 
 
 def test_make_run_end_to_end(api_docs, warehouse_url, tmp_path):
     lake = tmp_path / "lake"
-    with ReplayServer(spacex=api_docs) as server:
+    with ReplayServer(spacex=api_docs, satcat=satcat_of(api_docs)) as server:
         env = {
             "SPACEX_API_URL": server.spacex_url,
+            "CELESTRAK_URL": server.url,
             "LAKE_URL": lake.as_uri(),
             "WAREHOUSE_URL": warehouse_url,
             "DATA_DIR": str(tmp_path / "data"),
@@ -44,7 +50,9 @@ def test_make_run_end_to_end(api_docs, warehouse_url, tmp_path):
         raw = json.loads((lake / f"raw/spacex/starlink/ds={ds}/starlink.json").read_bytes())
         assert len(raw) == len(api_docs["starlink"])
         answer = json.loads((lake / f"reports/starlink/ds={ds}/answer.json").read_bytes())
-        assert answer["ds"] == ds
+        assert answer["ds"] == ds and {s["name"] for s in answer["sources"]} == {"spacex_api", "celestrak_satcat"}
     with psycopg.connect(warehouse_url) as conn:
         counts = conn.execute("select ds::text, count(*) from raw.starlink group by 1 order by 1").fetchall()
+        satcat = conn.execute("select count(*) from raw.satcat").fetchone()[0]
     assert counts == [("2024-01-31", 1234), ("2024-02-01", 1234)]
+    assert satcat == 2 * 1234

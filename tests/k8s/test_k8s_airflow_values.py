@@ -148,9 +148,7 @@ class TestSchema:
                 continue
             node: Any = values
             for part in key.split("."):
-                assert isinstance(node, dict) and part in node, (
-                    f"{key} has no placeholder in {VALUES_FILE.name}"
-                )
+                assert isinstance(node, dict) and part in node, f"{key} has no placeholder in {VALUES_FILE.name}"
                 node = node[part]
 
 

@@ -142,9 +142,7 @@ class TestLintAndRender:
             ({"warehouse": {"auth": {"password": "short"}}}, "/warehouse/auth/password"),
         ],
     )
-    def test_schema_refuses_bad_values(
-        self, helm_bin: Path, tmp_path: Path, override: dict, complaint: str
-    ) -> None:
+    def test_schema_refuses_bad_values(self, helm_bin: Path, tmp_path: Path, override: dict, complaint: str) -> None:
         values = tmp_path / "values.yaml"
         values.write_text(yaml.safe_dump(override))
         proc = run_helm(helm_bin, "template", "x", str(CHART), "--values", str(values), check=False)
@@ -409,10 +407,7 @@ class TestSecrets:
             == given["warehouse"]["auth"]["superuserPassword"]
         )
         assert decode(secrets["lake-credentials"], "access-key-id") == given["minio"]["auth"]["accessKeyId"]
-        assert (
-            decode(secrets["lake-credentials"], "secret-access-key")
-            == given["minio"]["auth"]["secretAccessKey"]
-        )
+        assert decode(secrets["lake-credentials"], "secret-access-key") == given["minio"]["auth"]["secretAccessKey"]
         conn = json.loads(decode(secrets["airflow-lake-connection"], "connection"))
         assert (conn["login"], conn["password"]) == (
             given["minio"]["auth"]["accessKeyId"],
@@ -461,9 +456,7 @@ class TestNoPlaintextSecrets:
         return values
 
     @pytest.mark.parametrize("which", ["default", "given"])
-    def test_not_in_config_maps_or_env(
-        self, which: str, objects: list[dict], objects_given: list[dict]
-    ) -> None:
+    def test_not_in_config_maps_or_env(self, which: str, objects: list[dict], objects_given: list[dict]) -> None:
         objs = objects if which == "default" else objects_given
         values = self.secret_values(objs)
         assert len(values) >= 7
@@ -562,13 +555,10 @@ class TestNetworkPolicies:
     def test_bucket_job_reaches_minio_only(self, objects: list[dict]) -> None:
         job_labels = find(objects, "Job", "starlink-minio-buckets")["spec"]["template"]["metadata"]["labels"]
         minio_peers = policies(objects)["starlink-minio-ingress"]["ingress"][0]["from"]
-        assert any(
-            selects(p.get("podSelector", {}).get("matchLabels", {"-": "-"}), job_labels) for p in minio_peers
-        )
+        assert any(selects(p.get("podSelector", {}).get("matchLabels", {"-": "-"}), job_labels) for p in minio_peers)
         warehouse_peers = policies(objects)["starlink-warehouse-ingress"]["ingress"][0]["from"]
         assert not any(
-            "podSelector" in p and selects(p["podSelector"]["matchLabels"], job_labels)
-            for p in warehouse_peers
+            "podSelector" in p and selects(p["podSelector"]["matchLabels"], job_labels) for p in warehouse_peers
         )
         egress = policies(objects)["starlink-minio-buckets-egress"]
         assert selects(egress["podSelector"]["matchLabels"], job_labels)
@@ -580,9 +570,7 @@ class TestNetworkPolicies:
         assert spec["policyTypes"] == ["Egress"]
         rules = spec["egress"]
         dns = rules[0]
-        assert dns["to"][0]["namespaceSelector"]["matchLabels"] == {
-            "kubernetes.io/metadata.name": "kube-system"
-        }
+        assert dns["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "kube-system"}
         assert dns["to"][0]["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
         assert sorted((p["protocol"], p["port"]) for p in dns["ports"]) == [("TCP", 53), ("UDP", 53)]
         by_port = {r["ports"][0]["port"]: r for r in rules[1:]}

@@ -222,9 +222,7 @@ class TestToolsCheck:
         tools = {k: v for k, v in TOOLS_OK.items() if k != "kubectl"}
         proc = run_make(makefile, "tools", path=stub_path(tmp_path, tools))
         assert proc.returncode != 0
-        assert re.search(
-            r"kubectl\s+MISSING\s+install it: https://kubernetes.io/docs/tasks/tools/", proc.stdout
-        )
+        assert re.search(r"kubectl\s+MISSING\s+install it: https://kubernetes.io/docs/tasks/tools/", proc.stdout)
 
     def test_docker_daemon_down_fails(self, makefile: Path, tmp_path: Path) -> None:
         tools = {**TOOLS_OK, "docker": 'case "$1" in version) echo 28.2.2;; info) exit 1;; esac'}

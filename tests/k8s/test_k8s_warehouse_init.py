@@ -60,8 +60,7 @@ def test_creates_the_role_that_owns_database_and_schemas(init_script: Path, ware
             assert owner == (role,)
             schemas = dict(
                 conn.execute(
-                    "select nspname, pg_get_userbyid(nspowner) from pg_namespace"
-                    " where nspname in ('raw', 'analytics')"
+                    "select nspname, pg_get_userbyid(nspowner) from pg_namespace where nspname in ('raw', 'analytics')"
                 ).fetchall()
             )
             assert schemas == {"raw": role, "analytics": role}

@@ -2,13 +2,25 @@
     1. the SpaceX API's own link, when it points at a known launch;
     2. else the launch its COSPAR siblings (same year and launch number) are linked to;
     3. else the one API launch flown that UTC day that no satellite is linked to;
-    4. else a launch derived from the COSPAR designator itself ("COSPAR-2019-029").
+    4. else a launch derived from the COSPAR designator itself ("COSPAR-2019-029"): how launches
+       after the SpaceX API stopped updating are known.
     Nothing is dropped: a satellite without a usable designator keeps a null launch. -#}
 with
 
+forecast_source as (
+
+    select source_name from {{ ref('int_sources__as_of') }} where is_forecast_source
+
+),
+
 satellites as (
 
-    select * from {{ ref('int_satellites__reconciled') }}
+    -- the satellites the forecast source lists (the other source adds facts, not satellites)
+    select r.*
+    from {{ ref('int_satellites__reconciled') }} as r
+    cross join forecast_source as f
+    where (f.source_name = 'spacex_api' and r.in_spacex_api)
+       or (f.source_name = 'celestrak_satcat' and r.in_satcat)
 
 ),
 

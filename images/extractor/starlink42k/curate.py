@@ -17,6 +17,7 @@ from .values import Reject, csv_field
 class CurateResult:
     rows: int = 0
     rejects: list[dict[str, Any]] = field(default_factory=list)
+    excluded: int = 0  # records outside the dataset's selection (not errors)
 
     @property
     def total(self) -> int:
@@ -33,6 +34,9 @@ def write_csv(dataset: Dataset, docs: Iterable[Any], out: IO[str]) -> CurateResu
         try:
             if not isinstance(doc, dict):
                 raise Reject(f"expected a JSON object, got {type(doc).__name__}")
+            if dataset.select and not dataset.select(doc):
+                result.excluded += 1
+                continue
             row = dataset.flatten(doc)
             key = row[dataset.key]
             if key in seen:
@@ -56,7 +60,8 @@ def write_csv(dataset: Dataset, docs: Iterable[Any], out: IO[str]) -> CurateResu
 def check_rejects(dataset: str, result: CurateResult, threshold: float) -> None:
     """Fail when the share of rejected records is above ``threshold`` (REJECT_THRESHOLD)."""
     if result.total == 0:
-        raise DataQualityError(f"{dataset}: the raw snapshot has no records")
+        left_out = f" ({result.excluded} records outside the selection)" if result.excluded else ""
+        raise DataQualityError(f"{dataset}: the raw snapshot has no records to curate{left_out}")
     share = len(result.rejects) / result.total
     if share > threshold:
         reasons: dict[str, int] = {}

@@ -24,6 +24,8 @@ class Dataset:
     columns: tuple[tuple[str, str], ...]  # (name, PostgreSQL type)
     flatten: Callable[[dict[str, Any]], Row]
     key: str  # the column that identifies a record
+    # Records outside the question (e.g. debris in a name search) are counted, not curated.
+    select: Callable[[dict[str, Any]], bool] | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -162,7 +164,10 @@ def flatten_starlink(doc: dict[str, Any]) -> Row:
         "id": v.text(_require(doc.get("id"), "id"), "id"),
         "launch_id": v.text(doc.get("launch"), "launch"),
         "version": v.text(doc.get("version"), "version"),
-        "norad_id": v.integer(track.get("NORAD_CAT_ID"), "spaceTrack.NORAD_CAT_ID"),
+        # the key that reconciles the sources: a satellite without one cannot be matched or counted once
+        "norad_id": v.integer(
+            _require(track.get("NORAD_CAT_ID"), "spaceTrack.NORAD_CAT_ID"), "spaceTrack.NORAD_CAT_ID"
+        ),
         "object_name": v.text(track.get("OBJECT_NAME"), "spaceTrack.OBJECT_NAME"),
         "object_id": v.text(track.get("OBJECT_ID"), "spaceTrack.OBJECT_ID"),
         "object_type": v.text(track.get("OBJECT_TYPE"), "spaceTrack.OBJECT_TYPE"),
@@ -182,9 +187,77 @@ def flatten_starlink(doc: dict[str, Any]) -> Row:
     }
 
 
+# --- CelesTrak SATCAT ----------------------------------------------------------------------------
+
+# https://celestrak.org/satcat/satcat-format.php, "Operational Status Code"
+OPS_STATUS = {
+    "+": "operational",
+    "-": "nonoperational",
+    "P": "partially_operational",
+    "B": "backup",
+    "S": "spare",
+    "X": "extended_mission",
+    "D": "decayed",
+    "?": "unknown",
+}
+
+SATCAT_COLUMNS = (
+    ("norad_id", "integer"),
+    ("object_name", "text"),
+    ("object_id", "text"),
+    ("object_type", "text"),
+    ("ops_status_code", "text"),
+    ("ops_status", "text"),
+    ("owner", "text"),
+    ("launch_date", "date"),
+    ("launch_site", "text"),
+    ("decay_date", "date"),
+    ("period_min", "double precision"),
+    ("inclination_deg", "double precision"),
+    ("apogee_km", "double precision"),
+    ("perigee_km", "double precision"),
+    ("rcs_m2", "double precision"),
+    ("data_status_code", "text"),
+    ("orbit_center", "text"),
+    ("orbit_type", "text"),
+)
+
+
+def is_starlink_payload(record: dict[str, Any]) -> bool:
+    name = str(record.get("OBJECT_NAME") or "").upper()
+    return record.get("OBJECT_TYPE") == "PAY" and name.startswith("STARLINK")
+
+
+def flatten_satcat(record: dict[str, Any]) -> Row:
+    code = v.text(record.get("OPS_STATUS_CODE"), "OPS_STATUS_CODE")
+    code = code.strip() if code else code
+    return {
+        "norad_id": v.integer(_require(record.get("NORAD_CAT_ID"), "NORAD_CAT_ID"), "NORAD_CAT_ID"),
+        "object_name": v.text(record.get("OBJECT_NAME"), "OBJECT_NAME"),
+        "object_id": v.text(record.get("OBJECT_ID"), "OBJECT_ID"),
+        "object_type": v.text(record.get("OBJECT_TYPE"), "OBJECT_TYPE"),
+        "ops_status_code": code,
+        # a code the format page does not list is kept, and said to be unrecognised
+        "ops_status": OPS_STATUS.get(code or "?", "unrecognised"),
+        "owner": v.text(record.get("OWNER"), "OWNER"),
+        "launch_date": v.day(_require(record.get("LAUNCH_DATE"), "LAUNCH_DATE"), "LAUNCH_DATE"),
+        "launch_site": v.text(record.get("LAUNCH_SITE"), "LAUNCH_SITE"),
+        "decay_date": v.day(record.get("DECAY_DATE"), "DECAY_DATE"),
+        "period_min": v.number(record.get("PERIOD"), "PERIOD"),
+        "inclination_deg": v.number(record.get("INCLINATION"), "INCLINATION"),
+        "apogee_km": v.number(record.get("APOGEE"), "APOGEE"),
+        "perigee_km": v.number(record.get("PERIGEE"), "PERIGEE"),
+        "rcs_m2": v.number(record.get("RCS"), "RCS"),
+        "data_status_code": v.text(record.get("DATA_STATUS_CODE"), "DATA_STATUS_CODE"),
+        "orbit_center": v.text(record.get("ORBIT_CENTER"), "ORBIT_CENTER"),
+        "orbit_type": v.text(record.get("ORBIT_TYPE"), "ORBIT_TYPE"),
+    }
+
+
 DATASETS: dict[str, Dataset] = {
     "launches": Dataset("launches", "spacex", LAUNCH_COLUMNS, flatten_launch, "id"),
     "starlink": Dataset("starlink", "spacex", STARLINK_COLUMNS, flatten_starlink, "id"),
+    "satcat": Dataset("satcat", "celestrak", SATCAT_COLUMNS, flatten_satcat, "norad_id", is_starlink_payload),
 }
 
 

@@ -25,8 +25,9 @@ MANIFEST = "_manifest.json"
 
 
 # Zone layout. <source> is `spacex` or `celestrak`.
-def raw_key(source: str, dataset: str, ds: str) -> str:
-    return f"raw/{source}/{dataset}/ds={ds}/{dataset}.json"
+def raw_key(source: str, dataset: str, ds: str, fmt: str = "json") -> str:
+    """The source's answer as sent: JSON, or CSV for a SATCAT extract asked in CSV."""
+    return f"raw/{source}/{dataset}/ds={ds}/{dataset}.{fmt}"
 
 
 def curated_key(source: str, dataset: str, ds: str) -> str:
@@ -252,6 +253,10 @@ def write_partition(
         digest, size = hashlib.sha256(data).hexdigest(), len(data)
     manifest = {**manifest, "object": data_key.rsplit("/", 1)[-1], "sha256": digest, "bytes": size}
     lake.delete(manifest_key(data_key))
+    folder = data_key.rsplit("/", 1)[0] + "/"
+    for stale in lake.list(folder):  # e.g. a JSON body left by an earlier run that fetched CSV
+        if stale != data_key and "/" not in stale[len(folder) :]:
+            lake.delete(stale)
     if isinstance(data, Path):
         lake.put_file(data_key, data, content_type)
     else:

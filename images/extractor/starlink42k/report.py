@@ -312,12 +312,20 @@ def chart_png(answer: dict[str, Any], marts: dict[str, Any]) -> bytes:
     top.legend(loc="upper left", fontsize=9, bbox_to_anchor=(0, 0.93))
     top.grid(alpha=0.3)
     top.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    bottom.bar(months, [m["starlink_launches"] for m in marts["monthly"]], width=25, color="#5c7cfa")
+    launches = [m["starlink_launches"] for m in marts["monthly"]]
+    bottom.bar(months, launches, width=25, color="#5c7cfa", label="Starlink launches")
+    window = 12
+    rolling = [sum(launches[max(0, i - window + 1) : i + 1]) / window for i in range(len(launches))]
+    bottom.plot(
+        months[window - 1 :], rolling[window - 1 :], color="#1f3b73", linewidth=1.5, label=f"{window}-month average"
+    )
     bottom.set_ylabel("launches / month")
+    bottom.legend(loc="upper left", fontsize=8)
     bottom.grid(alpha=0.3, axis="y")
-    for axis in (top, bottom):
-        axis.xaxis.set_major_locator(mdates.YearLocator())
-        axis.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    top.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=14))
+    top.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    bottom.xaxis.set_major_locator(mdates.YearLocator())
+    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     if answer["sample_data"]:
         fig.text(
             0.5,

@@ -20,7 +20,8 @@ PUBLIC_CELESTRAK = "https://celestrak.org"
 VARIABLES: dict[str, tuple[str, str]] = {
     "SPACEX_API_URL": (PUBLIC_SPACEX_API, "SpaceX API v4 base URL"),
     "CELESTRAK_URL": (PUBLIC_CELESTRAK, "CelesTrak base URL (SATCAT)"),
-    "DATASETS": ("launches,starlink", "datasets `run` ingests"),
+    "CELESTRAK_FORMAT": ("json", "SATCAT format to fetch: `json` or `csv`"),
+    "DATASETS": ("launches,starlink,satcat", "datasets `run` ingests; drop `satcat` to switch CelesTrak off"),
     "DATA_DIR": ("./data", "local state: embedded warehouse, local lake, dbt target"),
     "LAKE_URL": ("file://$DATA_DIR/lake", "lake: `file:///abs/path` or `s3://bucket/prefix`"),
     "S3_ENDPOINT_URL": ("(AWS)", "S3 API endpoint, e.g. MinIO `http://localhost:9000`"),
@@ -38,7 +39,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "SAMPLE_DATA": ("0", "1 marks the answer as sample data (set by `make demo`)"),
 }
 
-ALL_DATASETS = ("launches", "starlink")
+ALL_DATASETS = ("launches", "starlink", "satcat")
 
 
 def _project_root() -> Path:
@@ -50,6 +51,7 @@ def _project_root() -> Path:
 class Settings:
     spacex_api_url: str
     celestrak_url: str
+    celestrak_format: str
     datasets: tuple[str, ...]
     data_dir: Path
     lake_url: str
@@ -97,6 +99,7 @@ class Settings:
         return cls(
             spacex_api_url=_http_url("SPACEX_API_URL", get("SPACEX_API_URL", PUBLIC_SPACEX_API)),
             celestrak_url=_http_url("CELESTRAK_URL", get("CELESTRAK_URL", PUBLIC_CELESTRAK)),
+            celestrak_format=_choice("CELESTRAK_FORMAT", get("CELESTRAK_FORMAT", "json").lower(), ("json", "csv")),
             datasets=datasets,
             data_dir=data_dir,
             lake_url=lake_url,
@@ -112,6 +115,12 @@ class Settings:
             dbt_project_dir=dbt_dir,
             sample_data=get("SAMPLE_DATA", "0").lower() in ("1", "true", "yes"),
         )
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r}: choose from {', '.join(choices)}")
+    return value
 
 
 def _http_url(name: str, value: str) -> str:

@@ -27,7 +27,7 @@ from .errors import LakeError, SourceResponseError, WarehouseError
 from .http_client import HttpClient, RetryPolicy
 from .log import event, get_logger, timed
 from .settings import Settings
-from .sources import spacex
+from .sources import celestrak, spacex
 from .sources.snapshot import Snapshot, utc_now_iso
 
 log = get_logger("steps")
@@ -71,8 +71,8 @@ def fetch(ctx: Context, dataset: str) -> Snapshot:
     with timed(log, "extract.fetch", f"{dataset}: fetching from {spec.source}", dataset=dataset) as out:
         if spec.source == "spacex":
             snap = spacex.fetch(ctx.http, ctx.settings.spacex_api_url, dataset, ctx.settings.spacex_page_size)
-        else:  # pragma: no cover - every dataset has a source branch
-            raise ValueError(f"no client for source {spec.source!r}")
+        else:
+            snap = celestrak.fetch(ctx.http, ctx.settings.celestrak_url, ctx.settings.celestrak_format)
         if not snap.docs:
             raise SourceResponseError(
                 f"{snap.source_url} returned no {dataset} documents; refusing to replace ds with an empty snapshot"
@@ -90,7 +90,7 @@ def raw_json(docs: list[dict[str, Any]]) -> bytes:
 
 def write_raw(ctx: Context, snap: Snapshot, ds: str) -> dict[str, Any]:
     spec = datasets.get(snap.dataset)
-    key = lakes.raw_key(spec.source, spec.name, ds)
+    key = lakes.raw_key(spec.source, spec.name, ds, snap.raw_format)
     manifest = {
         "dataset": spec.name,
         "ds": ds,
@@ -101,8 +101,11 @@ def write_raw(ctx: Context, snap: Snapshot, ds: str) -> dict[str, Any]:
         "total_docs": snap.total_docs,
         "pages": snap.pages,
         "request": snap.request,
+        "format": snap.raw_format,
     }
-    manifest = lakes.write_partition(ctx.lake, key, raw_json(snap.docs), manifest, "application/json")
+    body = snap.raw if snap.raw is not None else raw_json(snap.docs)
+    content_type = "text/csv" if snap.raw_format == "csv" else "application/json"
+    manifest = lakes.write_partition(ctx.lake, key, body, manifest, content_type)
     event(
         log,
         "extract.written",
@@ -122,18 +125,31 @@ def extract(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
 # --- to-csv --------------------------------------------------------------------------------------
 
 
+def read_raw_documents(ctx: Context, raw_key: str, manifest: dict[str, Any], fmt: str) -> list[Any]:
+    data = lakes.read_verified(ctx.lake, raw_key, manifest)
+    if fmt == "csv":
+        try:
+            return celestrak.parse(data, "csv", ctx.lake.uri(raw_key))
+        except SourceResponseError as exc:
+            raise LakeError(str(exc)) from None
+    try:
+        docs = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise LakeError(f"{ctx.lake.uri(raw_key)} is not valid JSON: {exc}") from None
+    if not isinstance(docs, list):
+        raise LakeError(f"{ctx.lake.uri(raw_key)} should hold a JSON array of documents")
+    return docs
+
+
 def to_csv(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
     spec = datasets.get(dataset)
-    raw_key = lakes.raw_key(spec.source, dataset, ds)
-    with timed(log, "to_csv", f"{dataset}: raw JSON → CSV", dataset=dataset, ds=ds) as out:
-        raw_manifest = lakes.read_manifest(ctx.lake, raw_key, f"starlink42k extract {dataset} --ds {ds}")
-        data = lakes.read_verified(ctx.lake, raw_key, raw_manifest)
-        try:
-            docs = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise LakeError(f"{ctx.lake.uri(raw_key)} is not valid JSON: {exc}") from None
-        if not isinstance(docs, list):
-            raise LakeError(f"{ctx.lake.uri(raw_key)} should hold a JSON array of documents")
+    with timed(log, "to_csv", f"{dataset}: raw → typed CSV", dataset=dataset, ds=ds) as out:
+        raw_manifest = lakes.read_manifest(
+            ctx.lake, lakes.raw_key(spec.source, dataset, ds), f"starlink42k extract {dataset} --ds {ds}"
+        )
+        fmt = raw_manifest.get("format", "json")
+        raw_key = lakes.raw_key(spec.source, dataset, ds, fmt)
+        docs = read_raw_documents(ctx, raw_key, raw_manifest, fmt)
         csv_key = lakes.curated_key(spec.source, dataset, ds)
         with tempfile.TemporaryDirectory(prefix="starlink42k-") as tmp:
             path = Path(tmp) / f"{dataset}.csv"
@@ -155,6 +171,7 @@ def to_csv(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
                     "ds": ds,
                     "rows": result.rows,
                     "rejects": len(result.rejects),
+                    "excluded": result.excluded,
                     "columns": spec.column_names,
                     "raw_sha256": raw_manifest["sha256"],
                     "fetched_at": raw_manifest.get("fetched_at"),
@@ -162,7 +179,7 @@ def to_csv(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
                 },
                 "text/csv",
             )
-        out.update(rows=result.rows, rejects=len(result.rejects))
+        out.update(rows=result.rows, rejects=len(result.rejects), excluded=result.excluded)
     if result.rejects:
         event(
             log,

@@ -81,4 +81,4 @@ def dbt(ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None
 def transform(ctx: Context, ds: str) -> None:
     with timed(log, "transform", "dbt build: staging → intermediate → marts", ds=ds):
         ensure_raw_tables(ctx)
-        dbt(ctx, "build", ds=ds)
+        dbt(ctx, "build", ds=ds, extra_vars={"use_satcat": "satcat" in ctx.settings.datasets})

@@ -73,7 +73,9 @@ def resolve(warehouse_url: str | None, data_dir: Path) -> Warehouse:
 
 def start_embedded(pgdata: Path) -> Warehouse:
     try:
-        import pgserver
+        with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on servers
+            warnings.simplefilter("ignore")
+            import pgserver
     except ImportError:
         raise ConfigError(
             "WAREHOUSE_URL is not set and the embedded PostgreSQL (pgserver) is not installed: "

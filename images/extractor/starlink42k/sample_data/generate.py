@@ -340,9 +340,7 @@ def api_era_starlink() -> list[SLaunch]:
     n = 2
     for i, (m, d) in enumerate(v10_2020):
         out.append(
-            SLaunch(
-                _t(r, 2020, m, d), "AFETR", counts_2020.get(i, 60), "v1.0", 53.05, 550, f"Starlink-{n} (v1.0)"
-            )
+            SLaunch(_t(r, 2020, m, d), "AFETR", counts_2020.get(i, 60), "v1.0", 53.05, 550, f"Starlink-{n} (v1.0)")
         )
         n += 1
     for i, (m, d) in enumerate(v10_2021):
@@ -698,9 +696,7 @@ def starlink_docs(launches: list[SLaunch]) -> list[dict[str, Any]]:
                 f"1 {s.norad:05d}U {cospar_tle(object_id):<8} {epoch.year % 100:02d}{doy:03d}.{frac8:08d} "
                 f"{ndot_s} {nddot_s} {bstar_s} 0  999"
             )
-            line2 = (
-                f"2 {s.norad:05d} {inc:8.4f} {raan:8.4f} {ecc7:07d} {argp:8.4f} {ma:8.4f} {mm:11.8f}{rev:5d}"
-            )
+            line2 = f"2 {s.norad:05d} {inc:8.4f} {raan:8.4f} {ecc7:07d} {argp:8.4f} {ma:8.4f} {mm:11.8f}{rev:5d}"
             line1 += str(tle_checksum(line1))
             line2 += str(tle_checksum(line2))
             track = {
@@ -1098,9 +1094,7 @@ class Fleet:
                     }
                 )
                 continue
-            reuse_p = {2017: 0.3, 2018: 0.45, 2019: 0.6, 2020: 0.8, 2021: 0.9}.get(
-                y, 0.93 if y >= 2022 else 0
-            )
+            reuse_p = {2017: 0.3, 2018: 0.45, 2019: 0.6, 2020: 0.8, 2021: 0.9}.get(y, 0.93 if y >= 2022 else 0)
             if ln.upcoming:
                 known = r.random() < 0.5
                 b = self._booster(ln.when, 1.0) if known else None
@@ -1182,10 +1176,7 @@ class Fleet:
             if ln.name.endswith("Mission 2")
             else ["Commander", "Pilot", "Mission Specialist 1", "Mission Specialist 2"]
         )
-        return [
-            {"crew": self.crew_ids.new(min(SEEDED, ln.when - timedelta(days=200))), "role": role}
-            for role in roles
-        ]
+        return [{"crew": self.crew_ids.new(min(SEEDED, ln.when - timedelta(days=200))), "role": role} for role in roles]
 
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -1210,9 +1201,7 @@ def links(ln: Launch, r: random.Random) -> dict[str, Any]:
         reddit["campaign"] = f"{base}{_token(r, 6).lower()}/{slug}_launch_campaign_thread/"
         if not ln.upcoming:
             reddit["launch"] = f"{base}{_token(r, 6).lower()}/rspacex_{slug}_official_launch_discussion/"
-            reddit["media"] = (
-                f"{base}{_token(r, 6).lower()}/rspacex_{slug}_media_thread/" if r.random() < 0.8 else None
-            )
+            reddit["media"] = f"{base}{_token(r, 6).lower()}/rspacex_{slug}_media_thread/" if r.random() < 0.8 else None
             reddit["recovery"] = (
                 f"{base}{_token(r, 6).lower()}/{slug}_recovery_thread/"
                 if ln.when.year >= 2016 and r.random() < 0.4
@@ -1350,9 +1339,7 @@ def launch_docs(manifest: list[Launch]) -> list[dict[str, Any]]:
                 or (ln.kind == "starlink" and ln.when < utc(2020, 3, 1))
             )
         ):
-            static_fire = (ln.when - timedelta(days=r.randint(2, 9), hours=r.randint(0, 12))).replace(
-                minute=0
-            )
+            static_fire = (ln.when - timedelta(days=r.randint(2, 9), hours=r.randint(0, 12))).replace(minute=0)
         if ln.kind == "f1":
             static_fire = (ln.when - timedelta(days=r.randint(6, 20))).replace(hour=0, minute=0)
         window = 0 if ln.kind == "starlink" else r.choice([0, 0, 3600, 5400, 7200, 14400, None])
@@ -1466,9 +1453,7 @@ def satcat_csv(records: list[dict[str, Any]]) -> bytes:
 # --- checks, output, summary ---------------------------------------------------------------------
 
 
-def validate(
-    launch_json: list[dict], starlink_json: list[dict], satcat: list[dict], sl: list[SLaunch]
-) -> None:
+def validate(launch_json: list[dict], starlink_json: list[dict], satcat: list[dict], sl: list[SLaunch]) -> None:
     launch_by_id = {d["id"]: d for d in launch_json}
     assert len(launch_by_id) == len(launch_json), "duplicate launch ids"
     assert [d["flight_number"] for d in launch_json] == list(range(1, len(launch_json) + 1))
@@ -1637,19 +1622,13 @@ def summary(data: dict[str, Any], files: dict[str, bytes]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with the files on disk; write nothing")
-    parser.add_argument(
-        "--out", type=Path, default=OUT_DIR, help="output folder (default: beside this script)"
-    )
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder (default: beside this script)")
     args = parser.parse_args(argv)
     files, data = build()
     if args.check:
-        stale = [
-            n for n, b in files.items() if not (args.out / n).exists() or (args.out / n).read_bytes() != b
-        ]
+        stale = [n for n, b in files.items() if not (args.out / n).exists() or (args.out / n).read_bytes() != b]
         if stale:
-            print(
-                f"out of date: {', '.join(stale)}; run {Path(__file__).name} to regenerate", file=sys.stderr
-            )
+            print(f"out of date: {', '.join(stale)}; run {Path(__file__).name} to regenerate", file=sys.stderr)
             return 1
         print("sample data is up to date")
         return 0

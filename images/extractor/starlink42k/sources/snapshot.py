@@ -20,3 +20,5 @@ class Snapshot:
     pages: int
     request: dict[str, Any] = field(default_factory=dict)
     fetched_at: str = field(default_factory=utc_now_iso)
+    raw: bytes | None = None  # the body as the source sent it, when it is kept as is
+    raw_format: str = "json"
