@@ -50,6 +50,16 @@ lock: $(UV) ## Re-resolve uv.lock after editing pyproject.toml
 run: venv-run ## Run the whole pipeline locally and print the answer (DS=YYYY-MM-DD, default today)
 	$(BIN)/starlink42k run $(if $(DS),--ds $(DS))
 
+.PHONY: demo
+demo: venv-run ## Run the whole pipeline on bundled sample data (no network needed) and print the answer
+	$(BIN)/starlink42k demo $(if $(DS),--ds $(DS))
+
+.PHONY: stop
+stop: ## Stop the embedded PostgreSQL servers that `make run` and `make demo` leave running
+	@for dir in $(DATA_DIR) $(DATA_DIR)/demo; do \
+	  if [ -x $(BIN)/starlink42k ]; then DATA_DIR=$$dir $(BIN)/starlink42k --quiet warehouse stop; fi; \
+	done
+
 # --- checks -------------------------------------------------------------------------------------
 .PHONY: test lint fmt
 test: venv-dev $(CHECKOV_VENV)/bin/checkov ## Run every test (starts its own PostgreSQL, S3 server, API replay)

@@ -8,6 +8,7 @@ Exit codes: 0 done, 1 the pipeline failed (the message says why), 2 bad usage.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from datetime import UTC, date, datetime
 from . import __version__, steps
 from . import log as logs
 from .errors import PipelineError
-from .settings import VARIABLES, Settings
+from .settings import ALL_DATASETS, VARIABLES, Settings
 
 logger = logs.get_logger("cli")
 
@@ -97,12 +98,35 @@ def run_pipeline(ctx: steps.Context, ds: str) -> int:
     seconds = time.perf_counter() - started
     logs.event(logger, "run.done", f"pipeline finished in {seconds:.1f}s", ds=ds, datasets=",".join(names))
     if ctx.warehouse.embedded:
-        print(f"warehouse: psql '{ctx.warehouse.url}'  (embedded; `starlink42k warehouse stop` stops it)")
+        print(f"warehouse: psql '{ctx.warehouse.url}'\n  (embedded PostgreSQL, still running for psql; `make stop` stops it)")
     return 0
 
 
 def cmd_run(ctx: steps.Context, args: argparse.Namespace) -> int:
     return run_pipeline(ctx, args.ds)
+
+
+def cmd_demo(ctx: steps.Context, args: argparse.Namespace) -> int:
+    """The whole pipeline on the bundled sample data, served from loopback, into its own embedded
+    warehouse and local lake under $DATA_DIR/demo: nothing of a real run is touched."""
+    from .replay import SAMPLE_DIR, ReplayServer
+
+    demo_dir = ctx.settings.data_dir / "demo"
+    with ReplayServer.from_directory(SAMPLE_DIR) as server:
+        logs.event(logger, "demo.replay", f"serving sample data from {SAMPLE_DIR.name}/ at {server.url}")
+        settings = Settings.from_env(
+            {
+                **os.environ,
+                "SPACEX_API_URL": server.spacex_url,
+                "CELESTRAK_URL": server.url,
+                "DATA_DIR": str(demo_dir),
+                "LAKE_URL": (demo_dir / "lake").as_uri(),
+                "WAREHOUSE_URL": "",
+                "DATASETS": ",".join(ALL_DATASETS),
+                "SAMPLE_DATA": "1",
+            }
+        )
+        return run_pipeline(steps.Context(settings), args.ds)
 
 
 def cmd_replay(ctx: steps.Context, args: argparse.Namespace) -> int:
@@ -119,7 +143,8 @@ def cmd_warehouse(ctx: steps.Context, args: argparse.Namespace) -> int:
 
     pgdata = ctx.settings.data_dir / "warehouse"
     if args.action == "stop":
-        print("stopped" if wh.stop_embedded(pgdata) else "the embedded warehouse was not running")
+        stopped = wh.stop_embedded(pgdata)
+        print(f"stopped the embedded warehouse in {pgdata}" if stopped else f"no embedded warehouse runs in {pgdata}")
         return 0
     w = ctx.warehouse
     print(w.display_url())
@@ -174,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("transform", cmd_transform, "build the dbt project (staging, intermediate, marts) for one ds")
     command("report", cmd_report, "write answer.json, the chart and the report; print the answer")
     command("run", cmd_run, "run every step in order for every dataset, and print the answer")
+    command("demo", cmd_demo, "run the whole pipeline on bundled sample data (no network needed)")
     bp = command("backtest", cmd_backtest, "fit the forecast at an earlier cut-off and compare with the data")
     bp.add_argument("--cutoff", type=_ds, help="fit on data up to this date (default: as-of minus horizon)")
     bp.add_argument("--horizon", type=int, help="months between cut-off and check (default 12)")

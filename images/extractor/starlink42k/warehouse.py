@@ -28,6 +28,8 @@ from .errors import ConfigError, WarehouseError
 from .log import event, get_logger
 
 log = get_logger("load")
+# pgserver's platformdirs warns on every server start where XDG_RUNTIME_DIR is unset (CI, containers).
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 SCHEMA = "raw"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 COPY_BLOCK = 1 << 20
@@ -73,9 +75,7 @@ def resolve(warehouse_url: str | None, data_dir: Path) -> Warehouse:
 
 def start_embedded(pgdata: Path) -> Warehouse:
     try:
-        with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on servers
-            warnings.simplefilter("ignore")
-            import pgserver
+        import pgserver
     except ImportError:
         raise ConfigError(
             "WAREHOUSE_URL is not set and the embedded PostgreSQL (pgserver) is not installed: "
@@ -83,9 +83,7 @@ def start_embedded(pgdata: Path) -> Warehouse:
         ) from None
     pgdata.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server outlives this process, so later steps and `psql` can use it.
-    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on servers
-        warnings.simplefilter("ignore")
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
     url = embedded_url(pgdata)
     event(
         log,
