@@ -78,5 +78,9 @@ fmt: venv-dev ## Format the Python code
 bench: venv-dev ## Benchmark the load path vs pandas to_sql vs psql \copy (BENCH_ROWS=10000,100000,1000000)
 	$(BIN)/python tests/benchmarks/bench_load.py
 
+.PHONY: bench-dbt
+bench-dbt: venv-dev ## Benchmark dbt build: real size, and 42,000 satellites over 365 daily snapshots (BENCH_DAYS)
+	$(BIN)/python tests/benchmarks/bench_dbt.py
+
 # --- Kubernetes: kind cluster, charts, Airflow ---------------------------------------------------
 include k8s/cluster.mk

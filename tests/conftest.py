@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from starlink42k.replay import ReplayServer
 from starlink42k.warehouse import embedded_url
 from support import spacex_docs as docs

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from starlink42k import cli
 from starlink42k.replay import ReplayServer
 from support import spacex_docs as docs

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from starlink42k import lake as lakes
 from starlink42k.errors import ConfigError, LakeError
 

@@ -7,6 +7,7 @@ import io
 
 import psycopg
 import pytest
+
 from starlink42k import datasets, steps
 from starlink42k import lake as lakes
 from starlink42k import warehouse as wh
@@ -198,3 +199,18 @@ def test_a_bad_warehouse_url_fails_clearly(tmp_path):
         wh.connect(ctx.warehouse)
     assert "cannot connect to the warehouse postgresql://u:***@127.0.0.1:1/db" in str(err.value)
     assert "secret" not in str(err.value)
+
+
+def test_parallel_loads_of_different_datasets_on_a_fresh_warehouse(ctx):
+    """The DAG loads datasets in parallel; the first loads race to create the raw tables."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stage(ctx, sats(20), DS1)
+    stage(ctx, [docs.launch(i, f"L{i}", "2020-01-07T00:00:00") for i in range(1, 6)], DS1, dataset="launches")
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda name: steps.load(ctx, name, DS1), ["starlink", "launches"]))
+    assert [r.rows for r in results] == [20, 5]
+    tables = table(
+        ctx, "select tablename from pg_tables where schemaname = 'raw' and tablename not like '%\\_2%' order by 1"
+    )
+    assert tables == [("launches",), ("load_log",), ("satcat",), ("starlink",)]

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import psycopg
+
 from starlink42k.replay import ReplayServer
 from support import satcat_docs as sc
 

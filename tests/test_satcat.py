@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from starlink42k import cli, steps
 from starlink42k import lake as lakes
 from starlink42k.errors import DataQualityError, SourceResponseError

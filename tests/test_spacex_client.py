@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+
 from starlink42k.errors import SourceResponseError, SourceUnreachable
 from starlink42k.http_client import HttpClient, RetryPolicy, parse_retry_after
 from starlink42k.replay import Fault, ReplayServer

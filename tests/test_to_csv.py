@@ -8,6 +8,7 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
+
 from starlink42k import datasets, steps
 from starlink42k import lake as lakes
 from starlink42k import values as v

@@ -24,6 +24,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
+
 from starlink42k import datasets, steps
 from starlink42k import lake as lakes
 from starlink42k import warehouse as wh

@@ -98,7 +98,8 @@ def run_pipeline(ctx: steps.Context, ds: str) -> int:
     seconds = time.perf_counter() - started
     logs.event(logger, "run.done", f"pipeline finished in {seconds:.1f}s", ds=ds, datasets=",".join(names))
     if ctx.warehouse.embedded:
-        print(f"warehouse: psql '{ctx.warehouse.url}'\n  (embedded PostgreSQL, still running for psql; `make stop` stops it)")
+        print(f"warehouse: psql '{ctx.warehouse.url}'")
+        print("  (the embedded PostgreSQL keeps running for psql; `make stop` stops it)")
     return 0
 
 

@@ -14,7 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import datasets
 from . import warehouse as wh
 from .errors import ConfigError, PipelineError
 from .log import event, get_logger, is_json, timed
@@ -32,13 +31,6 @@ def dbt_executable() -> str:
             "transform runs in the dbt image through Airflow"
         )
     return found
-
-
-def ensure_raw_tables(ctx: Context) -> None:
-    """Create every raw table dbt's sources name, so a dataset switched off reads as empty."""
-    with wh.session(ctx.warehouse) as conn, conn.transaction():
-        for spec in datasets.DATASETS.values():
-            wh.ensure_tables(conn, spec, [])
 
 
 def dbt(ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None = None) -> None:
@@ -80,5 +72,6 @@ def dbt(ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None
 
 def transform(ctx: Context, ds: str) -> None:
     with timed(log, "transform", "dbt build: staging → intermediate → marts", ds=ds):
-        ensure_raw_tables(ctx)
+        with wh.session(ctx.warehouse) as conn:  # dbt's sources must exist, loaded or not
+            wh.create_raw_tables(conn)
         dbt(ctx, "build", ds=ds, extra_vars={"use_satcat": "satcat" in ctx.settings.datasets})

@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from .datasets import Dataset
+from .datasets import DATASETS, Dataset
 from .errors import ConfigError, WarehouseError
 from .log import event, get_logger
 
@@ -127,22 +127,34 @@ def partition_name(dataset: str, ds: str) -> str:
     return f"{dataset}_{ds.replace('-', '')}"
 
 
-def ensure_tables(conn: psycopg.Connection, dataset: Dataset, csv_columns: list[str]) -> None:
-    """Create ``raw.<dataset>`` on first use; add any CSV column it lacks (never drop one)."""
-    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(SCHEMA)))
-    conn.execute(
-        """create table if not exists raw.load_log (
-               dataset text not null, ds date not null, rows bigint not null,
-               sha256 text not null, source_uri text not null,
-               loaded_at timestamptz not null default now(), primary key (dataset, ds))"""
-    )
-    table = sql.Identifier(SCHEMA, dataset.name)
-    columns = [sql.SQL("{} {}").format(_ident(n, "column"), sql.SQL(t)) for n, t in dataset.columns]
-    conn.execute(
-        sql.SQL("create table if not exists {} ({}, ds date not null) partition by list (ds)").format(
-            table, sql.SQL(", ").join(columns)
+def create_raw_tables(conn: psycopg.Connection) -> None:
+    """Create the raw schema, the load log and every dataset's table that does not exist yet.
+
+    All of them, so that dbt's sources resolve even for a dataset a run leaves out. In a short
+    transaction of its own, serialised by an advisory lock: parallel loads of different datasets
+    would otherwise race on CREATE ... IF NOT EXISTS.
+    """
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('starlink42k.ddl'))")
+        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(SCHEMA)))
+        conn.execute(
+            """create table if not exists raw.load_log (
+                   dataset text not null, ds date not null, rows bigint not null,
+                   sha256 text not null, source_uri text not null,
+                   loaded_at timestamptz not null default now(), primary key (dataset, ds))"""
         )
-    )
+        for spec in DATASETS.values():
+            columns = [sql.SQL("{} {}").format(_ident(n, "column"), sql.SQL(t)) for n, t in spec.columns]
+            conn.execute(
+                sql.SQL("create table if not exists {} ({}, ds date not null) partition by list (ds)").format(
+                    sql.Identifier(SCHEMA, spec.name), sql.SQL(", ").join(columns)
+                )
+            )
+
+
+def add_new_columns(conn: psycopg.Connection, dataset: Dataset, csv_columns: list[str]) -> None:
+    """Add any CSV column ``raw.<dataset>`` lacks (a column the source added); never drop one."""
+    table = sql.Identifier(SCHEMA, dataset.name)
     existing = {
         r[0]
         for r in conn.execute(
@@ -197,10 +209,11 @@ def load_csv(
     final = partition_name(dataset.name, ds)
     staging = f"{final}__loading"
     digest = hashlib.sha256(header)
+    create_raw_tables(conn)
     with conn.transaction():
         # One load per dataset at a time: DDL on the parent and the partition swap must not interleave.
         conn.execute("select pg_advisory_xact_lock(hashtext('starlink42k.load'), hashtext(%s))", (dataset.name,))
-        ensure_tables(conn, dataset, names)
+        add_new_columns(conn, dataset, names)
         parent = sql.Identifier(SCHEMA, dataset.name)
         new = sql.Identifier(SCHEMA, staging)
         conn.execute(sql.SQL("drop table if exists {}").format(new))
