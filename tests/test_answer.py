@@ -191,3 +191,15 @@ def _sats(api: dict) -> list[dict]:
         }
         for d in api["starlink"]
     ]
+
+
+def test_a_smaller_target_is_reached_as_computed_by_hand(monkeypatch, pipeline_env):
+    """8 in orbit on 2022-10-25; 0.25 launches/month x 3 satellites against 0.25 decays/month:
+    each launch nets 3 - 0.25/0.25 = 2, so 12 more satellites take 6 launches = 24 months
+    (730 days): 2024-10-24."""
+    monkeypatch.setenv("TARGET_SATELLITES", "20")
+    answer = run_pipeline(monkeypatch, pipeline_env, hand_fixture())
+    constant = next(s for s in answer["scenarios"] if s["scenario"] == "constant_cadence")
+    assert answer["target_satellites"] == 20
+    assert (constant["launches_needed"], constant["months_needed"]) == (6, 24.0)
+    assert (constant["reaches_target_on"], constant["reaches_target_month"]) == ("2024-10-24", "2024-10")

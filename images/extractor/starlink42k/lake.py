@@ -22,6 +22,8 @@ from urllib.parse import unquote, urlparse
 from .errors import ConfigError, LakeError
 
 MANIFEST = "_manifest.json"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 # Zone layout. <source> is `spacex` or `celestrak`.
@@ -84,6 +86,7 @@ class LocalLake:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; lake files follow the umask like any other
         try:
             with os.fdopen(fd, "wb") as fh:
                 yield fh

@@ -123,7 +123,7 @@ def build_answer(ctx: Context, ds: str, marts: dict[str, Any]) -> dict[str, Any]
         "stale": main["stale"],
         "stale_since": main["as_of"] if main["stale"] else None,
         "stale_after_days": stale_after,
-        "target_satellites": ctx.settings.target_satellites,
+        "target_satellites": marts["forecast"][0]["target_satellites"] if marts["forecast"] else None,
         # the three sub-answers
         "satellites_in_orbit": summary["satellites_in_orbit"],
         "launches_per_month": summary["launches_per_month_trailing"],

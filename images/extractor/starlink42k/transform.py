@@ -39,7 +39,13 @@ def dbt(ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None
     if not (project / "dbt_project.yml").exists():
         raise ConfigError(f"DBT_PROJECT_DIR={project} has no dbt_project.yml")
     state = ctx.settings.data_dir / "dbt"
-    dbt_vars = {**({"ds": ds} if ds else {}), **(extra_vars or {})}
+    dbt_vars = {
+        **({"ds": ds} if ds else {}),
+        # the run's settings that change results: the same for a build and a backtest
+        "use_satcat": "satcat" in ctx.settings.datasets,
+        "target_satellites": ctx.settings.target_satellites,
+        **(extra_vars or {}),
+    }
     command = [
         dbt_executable(),
         *args,
@@ -52,8 +58,7 @@ def dbt(ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None
         "--log-path",
         str(state / "logs"),
     ]
-    if dbt_vars:
-        command += ["--vars", json.dumps(dbt_vars)]
+    command += ["--vars", json.dumps(dbt_vars)]
     command.append("--use-colors" if sys.stderr.isatty() else "--no-use-colors")
     env = {**os.environ, **ctx.warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
@@ -74,4 +79,8 @@ def transform(ctx: Context, ds: str) -> None:
     with timed(log, "transform", "dbt build: staging → intermediate → marts", ds=ds):
         with wh.session(ctx.warehouse) as conn:  # dbt's sources must exist, loaded or not
             wh.create_raw_tables(conn)
-        dbt(ctx, "build", ds=ds, extra_vars={"use_satcat": "satcat" in ctx.settings.datasets})
+        dbt_vars = {
+            "use_satcat": "satcat" in ctx.settings.datasets,
+            "target_satellites": ctx.settings.target_satellites,
+        }
+        dbt(ctx, "build", ds=ds, extra_vars=dbt_vars)
