@@ -8,9 +8,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -70,13 +72,17 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server() -> Iterator[str]:
     import pgserver
 
-    pgdata = tmp_path_factory.mktemp("pg") / "pgdata"
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
-    yield embedded_url(pgdata)
-    server.cleanup()
+    # Not under pytest's tmp root: another pytest session rotating old tmp dirs must not delete it.
+    root = Path(tempfile.mkdtemp(prefix="starlink42k-pg-"))
+    server = pgserver.get_server(root / "pgdata", cleanup_mode="stop")
+    try:
+        yield embedded_url(root / "pgdata")
+    finally:
+        server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

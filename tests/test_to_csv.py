@@ -168,3 +168,13 @@ def test_too_many_rejects_fail_and_keep_the_previous_csv(tmp_path):
     assert ctx.lake.get_bytes(csv_key) == old
     assert lakes.read_manifest(ctx.lake, csv_key, "") == before
     assert len(ctx.lake.get_bytes("rejects/spacex/starlink/ds=2024-01-31/starlink.jsonl").splitlines()) == 2
+
+
+def test_a_satellite_needs_a_unique_norad_number_and_a_launch_date():
+    first = docs.starlink(44001, "2019-029A", "2019-05-24", launch_id="L1")
+    twin = docs.starlink(44001, "2019-029B", "2019-05-24", launch_id="L1", id="another-record-id")
+    undated = docs.starlink(44002, "2019-029C", "2019-05-24", launch_id="L1")
+    undated["spaceTrack"]["LAUNCH_DATE"] = None
+    out, rejects = rows("starlink", [first, twin, undated])
+    assert [r["norad_id"] for r in out] == ["44001"]
+    assert [r["reason"] for r in rejects] == ["norad_id: duplicate 44001", "spaceTrack.LAUNCH_DATE: missing"]

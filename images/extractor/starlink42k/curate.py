@@ -29,7 +29,7 @@ def write_csv(dataset: Dataset, docs: Iterable[Any], out: IO[str]) -> CurateResu
     names = dataset.column_names
     out.write(",".join(names) + "\n")
     result = CurateResult()
-    seen: set[Any] = set()
+    seen: dict[str, set[Any]] = {key: set() for key in dataset.keys}
     for index, doc in enumerate(docs):
         try:
             if not isinstance(doc, dict):
@@ -38,10 +38,11 @@ def write_csv(dataset: Dataset, docs: Iterable[Any], out: IO[str]) -> CurateResu
                 result.excluded += 1
                 continue
             row = dataset.flatten(doc)
-            key = row[dataset.key]
-            if key in seen:
-                raise Reject(f"{dataset.key}: duplicate {key!r}")
-            seen.add(key)
+            for key in dataset.keys:
+                if row[key] in seen[key]:
+                    raise Reject(f"{key}: duplicate {row[key]!r}")
+            for key in dataset.keys:
+                seen[key].add(row[key])
         except Reject as exc:
             result.rejects.append(
                 {

@@ -23,7 +23,7 @@ class Dataset:
     source: str  # lake folder and log name: spacex | celestrak
     columns: tuple[tuple[str, str], ...]  # (name, PostgreSQL type)
     flatten: Callable[[dict[str, Any]], Row]
-    key: str  # the column that identifies a record
+    keys: tuple[str, ...]  # columns that each identify a record: a repeat is rejected
     # Records outside the question (e.g. debris in a name search) are counted, not curated.
     select: Callable[[dict[str, Any]], bool] | None = None
 
@@ -171,7 +171,8 @@ def flatten_starlink(doc: dict[str, Any]) -> Row:
         "object_name": v.text(track.get("OBJECT_NAME"), "spaceTrack.OBJECT_NAME"),
         "object_id": v.text(track.get("OBJECT_ID"), "spaceTrack.OBJECT_ID"),
         "object_type": v.text(track.get("OBJECT_TYPE"), "spaceTrack.OBJECT_TYPE"),
-        "launch_date": v.day(track.get("LAUNCH_DATE"), "spaceTrack.LAUNCH_DATE"),
+        # without a launch date a satellite cannot be placed in the history or counted in orbit
+        "launch_date": v.day(_require(track.get("LAUNCH_DATE"), "spaceTrack.LAUNCH_DATE"), "spaceTrack.LAUNCH_DATE"),
         "decay_date": v.day(track.get("DECAY_DATE"), "spaceTrack.DECAY_DATE"),
         "decayed": v.boolean(track.get("DECAYED"), "spaceTrack.DECAYED"),
         "epoch": v.timestamp(track.get("EPOCH"), "spaceTrack.EPOCH"),
@@ -255,9 +256,9 @@ def flatten_satcat(record: dict[str, Any]) -> Row:
 
 
 DATASETS: dict[str, Dataset] = {
-    "launches": Dataset("launches", "spacex", LAUNCH_COLUMNS, flatten_launch, "id"),
-    "starlink": Dataset("starlink", "spacex", STARLINK_COLUMNS, flatten_starlink, "id"),
-    "satcat": Dataset("satcat", "celestrak", SATCAT_COLUMNS, flatten_satcat, "norad_id", is_starlink_payload),
+    "launches": Dataset("launches", "spacex", LAUNCH_COLUMNS, flatten_launch, ("id",)),
+    "starlink": Dataset("starlink", "spacex", STARLINK_COLUMNS, flatten_starlink, ("id", "norad_id")),
+    "satcat": Dataset("satcat", "celestrak", SATCAT_COLUMNS, flatten_satcat, ("norad_id",), is_starlink_payload),
 }
 
 
