@@ -39,7 +39,7 @@ AIRFLOW_IMAGE = starlink42k/airflow:$(VERSION)
 STARLINK_IMAGES = $(EXTRACTOR_IMAGE) $(DBT_IMAGE) $(AIRFLOW_IMAGE)
 
 # test-images: the machine part (engine + Debian-built Python base) and the Airflow stand-in.
-DOCKER_LOCAL_SH ?= $(IMAGES_ROOT)/../shared/tools/docker-local.sh
+DOCKER_LOCAL_SH ?= $(IMAGES_ROOT)/images/local-engine.sh
 LOCAL_BASE_IMAGE ?= local/python:3.11-bookworm
 AIRFLOW_LOCAL_BASE_IMAGE ?= local/airflow:3.3.2-python3.11
 HOST_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
@@ -91,7 +91,7 @@ hadolint: ## Lint every Dockerfile under images/ with hadolint
 airflow-local-base:
 	$(call build_image,$(IMAGES_ROOT)/images/airflow/local-base.Dockerfile,$(AIRFLOW_LOCAL_BASE_IMAGE),--build-arg BASE_IMAGE=$(LOCAL_BASE_IMAGE))
 
-# No registry here: docker-local.sh (when present) installs/starts the engine and builds the
+# No registry here: images/local-engine.sh installs/starts the engine and builds the
 # Python base from Debian packages; the Airflow base is a stand-in built on it. Then the real
 # Dockerfiles are built on those bases and tested (tests/images, IMAGE_TESTS=required: a missing
 # image or engine fails instead of skipping).

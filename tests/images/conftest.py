@@ -48,10 +48,10 @@ def docker() -> Docker:
         pytest.skip(NOT_REQUESTED)
     binary = docker_binary()
     if not binary:
-        _unavailable("no docker client (set IMAGES_DOCKER, or run ../shared/tools/docker-local.sh)")
+        _unavailable("no docker client (set IMAGES_DOCKER, or run images/local-engine.sh)")
     info = subprocess.run([binary, "info"], capture_output=True, text=True, timeout=60)
     if info.returncode != 0:
-        _unavailable(f"no Docker daemon answers {binary}: start one (../shared/tools/docker-local.sh does)")
+        _unavailable(f"no Docker daemon answers {binary}: start one (images/local-engine.sh does)")
     return Docker(binary)
 
 
