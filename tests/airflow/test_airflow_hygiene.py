@@ -1,0 +1,76 @@
+"""No credential in airflow/, every image pinned, and the DAG's image tag is the one `make images` builds."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from airflow_helpers import REPO
+
+AIRFLOW_DIR = REPO / "airflow"
+# Credential-looking literals: cloud keys, Slack webhooks and tokens, passwords inside URLs,
+# private keys, and `password = "..."`-style assignments with a non-empty literal.
+SECRET_PATTERNS = {
+    "AWS access key id": re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "Slack webhook": re.compile(r"hooks\.slack\.com/services/T[0-9A-Z]+/"),
+    "Slack token": re.compile(r"\bxox[abposr]-[0-9A-Za-z-]{10,}"),
+    "password in a URL": re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@'\"]+:[^@\s/'\"$%{]+@"),
+    "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    "assigned secret": re.compile(
+        r"(?i)\b(password|passwd|secret|secret_key|access_key|api_key|token)\s*[=:]\s*['\"][^'\"\s{$]{6,}['\"]"
+    ),
+    "long high-entropy string": re.compile(r"['\"][A-Za-z0-9+/]{40,}={0,2}['\"]"),
+}
+# An image with a tag: ours (registry-less) or any registry host's.
+IMAGE_REF = re.compile(
+    r"\b(?:starlink42k/(?:extractor|dbt|airflow)|[a-z0-9.-]+\.[a-z]{2,}(?::\d+)?/[a-z0-9._/-]+):([^\s\"'`,)]+)"
+)
+# Pinned: a release tag, or the one constant that holds it (pod_defaults.IMAGE_TAG), or a digest.
+PINNED_TAG = re.compile(r"\d+\.\d+\.\d+|\{IMAGE_TAG\}|<IMAGE_TAG>|.*@sha256:[0-9a-f]{64}")
+
+
+def airflow_files() -> list[Path]:
+    files = [p for p in AIRFLOW_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    assert files
+    return files
+
+
+def test_no_secret_looking_literal_under_airflow() -> None:
+    found = []
+    for path in airflow_files():
+        text = path.read_text(errors="replace")
+        for what, pattern in SECRET_PATTERNS.items():
+            found += [f"{path.relative_to(REPO)}: {what}: {m.group(0)[:60]}" for m in pattern.finditer(text)]
+    assert found == []
+
+
+def test_the_patterns_catch_what_they_should() -> None:
+    leaks = [
+        'AWS_ACCESS_KEY_ID = "AKIAABCDEFGHIJKLMNOP"',
+        "https://hooks.slack.com/services/T0123/B0123/abc",
+        "postgresql://pipeline:hunter2@warehouse:5432/warehouse",
+        'password="correct-horse-battery"',
+    ]
+    for leak in leaks:
+        assert any(p.search(leak) for p in SECRET_PATTERNS.values()), leak
+
+
+def test_every_image_reference_is_pinned() -> None:
+    refs = [
+        (str(path.relative_to(REPO)), m.group(0))
+        for path in airflow_files()
+        for m in IMAGE_REF.finditer(path.read_text(errors="replace"))
+    ]
+    assert any("starlink42k/extractor:{IMAGE_TAG}" in ref for _, ref in refs)  # the pattern sees ours
+    assert [r for r in refs if not PINNED_TAG.fullmatch(IMAGE_REF.fullmatch(r[1]).group(1))] == []
+    assert not [path for path in airflow_files() if re.search(r":latest\b", path.read_text(errors="replace"))]
+
+
+def test_pod_images_are_pinned_and_match_the_built_tag() -> None:
+    from starlink import pod_defaults
+
+    for image in (pod_defaults.EXTRACTOR_IMAGE, pod_defaults.DBT_IMAGE):
+        assert re.fullmatch(r"starlink42k/(extractor|dbt):\d+\.\d+\.\d+", image), image
+    # k8s/cluster.mk builds and `kind load`s VERSION: the DAG must ask for that tag.
+    version = re.search(r"^VERSION \?= (\S+)$", (REPO / "k8s" / "cluster.mk").read_text(), re.M)
+    assert version and version.group(1) == pod_defaults.IMAGE_TAG

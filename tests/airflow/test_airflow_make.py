@@ -1,0 +1,76 @@
+"""airflow/airflow.mk, included the way the top-level Makefile includes it (dry runs: `make -n`)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from airflow_helpers import REPO
+
+# What the top-level Makefile defines before its `include airflow/airflow.mk`.
+WRAPPER = """\
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+BIN := $(CURDIR)/.venv/bin
+DS ?=
+DATA_DIR ?= $(CURDIR)/data
+export DATA_DIR
+.PHONY: help venv-dev
+help: ## Show every entry point
+\t@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\\n", $$1, $$2}' $(MAKEFILE_LIST)
+venv-dev:
+\t@true
+include airflow/airflow.mk
+"""
+
+
+@pytest.fixture
+def make(tmp_path: Path):
+    makefile = tmp_path / "Makefile"
+    makefile.write_text(WRAPPER)
+
+    def run(*args: str) -> str:
+        out = subprocess.run(
+            ["make", "-f", str(makefile), *args], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+        )
+        return out.stdout
+
+    return run
+
+
+def test_help_lists_the_airflow_targets(make) -> None:
+    listed = make("help")
+    for target in ("manifest", "airflow-run", "airflow-ui", "airflow-test", "airflow-bench"):
+        assert f"  {target} " in listed
+
+
+def test_airflow_run_sets_up_an_isolated_local_airflow(make, tmp_path: Path) -> None:
+    script = make("-n", "airflow-run", "DS=2024-01-31", f"DATA_DIR={tmp_path}/data", "-W", "dbt/target/manifest.json")
+    assert f"AIRFLOW_HOME='{tmp_path}/data/airflow'" in script
+    assert f"AIRFLOW__CORE__DAGS_FOLDER='{REPO}/airflow/dags'" in script
+    assert "AIRFLOW__CORE__LOAD_EXAMPLES=False" in script
+    assert "AIRFLOW__COSMOS__ENABLE_TELEMETRY=False" in script
+    assert f"AIRFLOW__COSMOS__CACHE_DIR='{tmp_path}/data/airflow/cosmos'" in script
+    assert "STARLINK_EXECUTION=local" in script
+    assert 'if [ -z "${SPACEX_API_URL:-}" ]; then' in script and "starlink42k replay --port 8765" in script
+    assert 'export WAREHOUSE_URL="$(' in script and "starlink42k -q warehouse url" in script
+    assert "airflow db migrate" in script
+    assert 'airflow dags test starlink_pipeline "$ds"' in script and 'ds="2024-01-31"' in script
+
+
+def test_airflow_ui_runs_standalone_on_loopback(make, tmp_path: Path) -> None:
+    script = make("-n", "airflow-ui", f"DATA_DIR={tmp_path}/data", "-W", "dbt/target/manifest.json")
+    assert "airflow standalone" in script
+    assert "AIRFLOW__API__HOST=127.0.0.1" in script
+    assert "http://127.0.0.1:8090" in script
+    assert f"{tmp_path}/data/airflow/simple_auth_manager_passwords.json.generated" in script
+    assert f"AIRFLOW__CORE__PLUGINS_FOLDER='{REPO}/airflow/plugins'" in script
+
+
+def test_manifest_is_dbt_parse_without_a_database(make) -> None:
+    script = make("-n", "-B", "manifest")
+    assert "dbt parse --project-dir dbt --profiles-dir dbt" in script
+    assert "--target-path target" in script
