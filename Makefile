@@ -63,7 +63,7 @@ stop: ## Stop the embedded PostgreSQL servers that `make run` and `make demo` le
 # --- checks -------------------------------------------------------------------------------------
 .PHONY: test lint fmt
 # The container tests need a Docker engine and built images: `make test-images` runs them.
-CONTAINER_TESTS := tests/images/test_images.py tests/images/test_pipeline_in_containers.py
+CONTAINER_TESTS := $(wildcard tests/images/test_*containers.py) tests/images/test_images.py
 test: venv-dev $(CHECKOV_VENV)/bin/checkov ## Run every test (starts its own PostgreSQL, S3 server, API replay)
 	$(BIN)/pytest $(addprefix --ignore=,$(CONTAINER_TESTS)) $(PYTEST_ARGS)
 
@@ -84,6 +84,7 @@ bench: venv-dev ## Benchmark the load path vs pandas to_sql vs psql \copy (BENCH
 bench-dbt: venv-dev ## Benchmark dbt build: real size, and 42,000 satellites over 365 daily snapshots (BENCH_DAYS)
 	$(BIN)/python tests/benchmarks/bench_dbt.py
 
-# --- images and Kubernetes: kind cluster, charts, Airflow -----------------------------------------
+# --- Airflow on this machine, images, Kubernetes: kind cluster, charts -----------------------------------------
+include airflow/airflow.mk
 include images/images.mk
 include k8s/cluster.mk

@@ -138,6 +138,13 @@ def test_airflow_user_and_home(images: Docker) -> None:
     assert proc.stdout.split() == [AIRFLOW_UID, "0", "airflow"]
 
 
+def test_airflow_has_the_docs_login_plugin(images: Docker) -> None:
+    script = "import starlink_docs_auth, sys; print(sys.modules['starlink_docs_auth'].__file__)"
+    proc = images.run(AIRFLOW, "bash", "-c", f'cd /opt/airflow/plugins && python -c "{script}"', env=AIRFLOW_ENV)
+    assert proc.returncode == 0, output(proc)
+    assert proc.stdout.strip().endswith("/opt/airflow/plugins/starlink_docs_auth.py")
+
+
 def test_airflow_has_cosmos_and_the_providers(images: Docker) -> None:
     script = (
         "import json, importlib.metadata as md;"

@@ -130,6 +130,16 @@ def cmd_demo(ctx: steps.Context, args: argparse.Namespace) -> int:
         return run_pipeline(steps.Context(settings), args.ds)
 
 
+def cmd_publish_docs(ctx: steps.Context, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .transform import publish_docs
+
+    source = Path(args.source or os.environ.get("DBT_TARGET_PATH") or ctx.settings.data_dir / "dbt" / "target")
+    publish_docs(ctx.lake, source)
+    return 0
+
+
 def cmd_replay(ctx: steps.Context, args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -204,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     bp = command("backtest", cmd_backtest, "fit the forecast at an earlier cut-off and compare with the data")
     bp.add_argument("--cutoff", type=_ds, help="fit on data up to this date (default: as-of minus horizon)")
     bp.add_argument("--horizon", type=int, help="months between cut-off and check (default 12)")
+    pd = sub.add_parser("publish-docs", help="copy dbt docs (index.html, manifest, catalog) to <lake>/dbt-docs/")
+    pd.add_argument(
+        "--from", dest="source", help="dbt's target folder (default: $DBT_TARGET_PATH, else $DATA_DIR/dbt/target)"
+    )
+    pd.set_defaults(func=cmd_publish_docs, needs_dataset=False, ds=None)
     rp = sub.add_parser("replay", help="serve sample API responses on loopback (for demos and tests)")
     rp.add_argument("--data", default=None, help="folder of spacex_*.json[.gz] / celestrak_satcat.json[.gz]")
     rp.add_argument("--host", default="127.0.0.1")

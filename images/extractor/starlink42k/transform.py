@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import warehouse as wh
 from .errors import ConfigError, PipelineError
+from .lake import Lake
 from .log import event, get_logger, is_json, timed
 from .steps import Context
 
@@ -84,3 +85,22 @@ def transform(ctx: Context, ds: str) -> None:
             "target_satellites": ctx.settings.target_satellites,
         }
         dbt(ctx, "build", ds=ds, extra_vars=dbt_vars)
+
+
+DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
+DOCS_PREFIX = "dbt-docs/"
+
+
+def publish_docs(lake: Lake, target_dir: Path) -> list[str]:
+    """Copy what `dbt docs generate` wrote to <lake>/dbt-docs/, where the Airflow UI serves it from.
+    The page (index.html) goes last, so it never points at files of an older generation."""
+    missing = [name for name in DOCS_FILES if not (target_dir / name).is_file()]
+    if missing:
+        raise ConfigError(f"{target_dir} has no {', '.join(missing)}: run `dbt docs generate` first")
+    uris = []
+    for name in sorted(DOCS_FILES, key=lambda n: n == "index.html"):
+        kind = "text/html" if name.endswith(".html") else "application/json"
+        lake.put_file(DOCS_PREFIX + name, target_dir / name, kind)
+        uris.append(lake.uri(DOCS_PREFIX + name))
+    event(log, "docs.published", f"dbt docs → {lake.uri(DOCS_PREFIX)}", files=len(uris))
+    return uris
