@@ -28,9 +28,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # --- the dbt manifest -----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def manifest() -> dict[str, Any]:
-    """dbt/target/manifest.json, as `make manifest` builds it (dbt parse, no database)."""
+    """dbt/target/manifest.json, as `make manifest` builds it (dbt parse, no database). Every DAG
+    test needs it (the DAG renders dbt from it), so it is built first, also in a fresh clone."""
     if h.dbt_sources_newer_than(h.MANIFEST):
         subprocess.run(
             [str(h.BIN / "dbt"), "parse", "--project-dir", str(h.DBT_DIR), "--profiles-dir", str(h.DBT_DIR),
