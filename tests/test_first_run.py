@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -117,3 +118,10 @@ def test_make_help_lists_every_entry_point_in_one_screen():
     assert len(lines) <= 40
     for target in ("run", "test", "demo", "stop", "bench", "cluster-up", "cluster-down", "port-forward", "tools"):
         assert any(line.split()[0].endswith(target) or f" {target} " in f" {line} " for line in lines), target
+
+
+def test_the_bundled_sample_data_is_what_its_generator_makes():
+    """The demo's files are reproducible from the committed generator, byte for byte."""
+    generator = REPO / "images/extractor/starlink42k/sample_data/generate.py"
+    check = subprocess.run([sys.executable, str(generator), "--check"], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from .sources.celestrak import FIELDS
+
 SAMPLE_DIR = Path(__file__).parent / "sample_data"
 
 
@@ -98,36 +100,15 @@ def paginate(docs: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]
     }
 
 
-SATCAT_CSV_FIELDS = (
-    "OBJECT_NAME",
-    "OBJECT_ID",
-    "NORAD_CAT_ID",
-    "OBJECT_TYPE",
-    "OPS_STATUS_CODE",
-    "OWNER",
-    "LAUNCH_DATE",
-    "LAUNCH_SITE",
-    "DECAY_DATE",
-    "PERIOD",
-    "INCLINATION",
-    "APOGEE",
-    "PERIGEE",
-    "RCS",
-    "DATA_STATUS_CODE",
-    "ORBIT_CENTER",
-    "ORBIT_TYPE",
-)
-
-
 def _satcat_csv(records: list[dict[str, Any]]) -> bytes:
     import csv
     import io
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(SATCAT_CSV_FIELDS)
+    writer.writerow(FIELDS)
     for r in records:
-        writer.writerow(["" if r.get(f) is None else r.get(f) for f in SATCAT_CSV_FIELDS])
+        writer.writerow(["" if r.get(f) is None else r.get(f) for f in FIELDS])
     return out.getvalue().encode()
 
 

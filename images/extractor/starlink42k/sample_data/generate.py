@@ -32,8 +32,9 @@ names, order, types, date formats and their quirks) and their *scale*:
 Conventions followed: COSPAR ids are ``YYYY-NNNP`` with piece letters skipping I and O; NORAD
 numbers rise with launch date; a satellite's LAUNCH_DATE is the UTC date of its launch.
 
-Standard library only; output is byte-for-byte reproducible (fixed seed, gzip mtime 0, fixed
-gzip header). Run with ``--check`` to regenerate in memory and compare with the files on disk.
+Standard library and the project's own SATCAT field list (run it with the project's venv);
+output is byte-for-byte reproducible (fixed seed, gzip mtime 0, fixed gzip header). Run with
+``--check`` to regenerate in memory and compare with the files on disk.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from starlink42k.sources.celestrak import FIELDS
+
 OUT_DIR = Path(__file__).resolve().parent
 SEED = 42_000
 API_FREEZE = datetime(2022, 11, 3, 6, 0, tzinfo=UTC)  # the SpaceX API's last refresh
@@ -63,25 +66,6 @@ SATCAT_DAY = date(2026, 11, 20)  # the day the CelesTrak snapshot was taken
 MU = 398_600.4418  # km^3/s^2
 RE = 6_378.137  # km
 PIECE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # COSPAR piece letters: no I, no O
-SATCAT_FIELDS = (
-    "OBJECT_NAME",
-    "OBJECT_ID",
-    "NORAD_CAT_ID",
-    "OBJECT_TYPE",
-    "OPS_STATUS_CODE",
-    "OWNER",
-    "LAUNCH_DATE",
-    "LAUNCH_SITE",
-    "DECAY_DATE",
-    "PERIOD",
-    "INCLINATION",
-    "APOGEE",
-    "PERIGEE",
-    "RCS",
-    "DATA_STATUS_CODE",
-    "ORBIT_CENTER",
-    "ORBIT_TYPE",
-)
 
 
 def rng(*label: object) -> random.Random:
@@ -1435,10 +1419,10 @@ def satcat_records(launches: list[SLaunch]) -> list[dict[str, Any]]:
 def satcat_csv(records: list[dict[str, Any]]) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(SATCAT_FIELDS)
+    w.writerow(FIELDS)
     for rec in records:
         row = []
-        for f in SATCAT_FIELDS:
+        for f in FIELDS:
             v = rec[f]
             if v is None:
                 row.append("")

@@ -20,6 +20,12 @@ from .snapshot import Snapshot
 
 log = get_logger("extract")
 QUERY = {"NAME": "STARLINK"}
+# The fields of a SATCAT record, in the order of the format page and of its CSV header.
+FIELDS = (
+    "OBJECT_NAME", "OBJECT_ID", "NORAD_CAT_ID", "OBJECT_TYPE", "OPS_STATUS_CODE", "OWNER", "LAUNCH_DATE",
+    "LAUNCH_SITE", "DECAY_DATE", "PERIOD", "INCLINATION", "APOGEE", "PERIGEE", "RCS", "DATA_STATUS_CODE",
+    "ORBIT_CENTER", "ORBIT_TYPE",
+)  # fmt: skip
 FORMATS = ("json", "csv")
 
 
