@@ -155,13 +155,10 @@ def to_csv(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
             path = Path(tmp) / f"{dataset}.csv"
             result = write_csv_file(spec, docs, path)
             rejects_key = lakes.rejects_key(spec.source, dataset, ds)
-            try:
-                check_rejects(dataset, result, ctx.settings.reject_threshold)
-            except Exception:
-                # Keep the evidence (the curated CSV stays as it was), then fail.
-                ctx.lake.put_bytes(rejects_key, rejects_jsonl(result.rejects), "application/x-ndjson")
-                raise
+            # The rejects are written first, so that a failed check leaves the evidence (and the
+            # curated CSV as it was).
             ctx.lake.put_bytes(rejects_key, rejects_jsonl(result.rejects), "application/x-ndjson")
+            check_rejects(dataset, result, ctx.settings.reject_threshold)
             manifest = lakes.write_partition(
                 ctx.lake,
                 csv_key,

@@ -26,7 +26,6 @@ FIELDS = (
     "LAUNCH_SITE", "DECAY_DATE", "PERIOD", "INCLINATION", "APOGEE", "PERIGEE", "RCS", "DATA_STATUS_CODE",
     "ORBIT_CENTER", "ORBIT_TYPE",
 )  # fmt: skip
-FORMATS = ("json", "csv")
 
 
 def parse(body: bytes, fmt: str, what: str) -> list[dict[str, Any]]:
