@@ -12,10 +12,9 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-# Pipeline settings (override on the command line: `make run DS=2024-01-31`).
+# The run's logical date (`make run DS=2024-01-31`); every other setting is an environment
+# variable of the CLI, with its default in src/starlink42k/settings.py (`starlink42k config`).
 DS ?=
-DATA_DIR ?= $(CURDIR)/data
-export DATA_DIR
 
 .PHONY: help
 help: ## Show every entry point
@@ -56,9 +55,7 @@ demo: venv-run ## Run the whole pipeline on bundled sample data (no network need
 
 .PHONY: stop
 stop: ## Stop the embedded PostgreSQL servers that `make run` and `make demo` leave running
-	@for dir in $(DATA_DIR) $(DATA_DIR)/demo; do \
-	  if [ -x $(BIN)/starlink42k ]; then DATA_DIR=$$dir $(BIN)/starlink42k --quiet warehouse stop; fi; \
-	done
+	@if [ -x $(BIN)/starlink42k ]; then $(BIN)/starlink42k --quiet warehouse stop; fi
 
 # --- checks -------------------------------------------------------------------------------------
 .PHONY: test lint fmt

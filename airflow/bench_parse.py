@@ -63,6 +63,8 @@ def clean_env(mode: str, home: str) -> dict[str, str]:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
             "PYTHONPATH": str(DAGS),
             "STARLINK_EXECUTION": mode,
+            # what the Airflow image sets (kubernetes mode needs a tag; any will do to parse)
+            "STARLINK_IMAGE_TAG": "bench",
         }
     )
     return env

@@ -30,7 +30,7 @@ def render(execution_mode: str, test_behavior: str) -> dict:
     from airflow.sdk.bases.sensor import BaseSensorOperator
     from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, LoadMode, TestBehavior
-    from starlink import config, pod_defaults, steps
+    from starlink import config, pod_defaults, tasks
 
     with DAG(
         dag_id=f"count_{execution_mode}_{test_behavior}", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=UTC)
@@ -38,7 +38,7 @@ def render(execution_mode: str, test_behavior: str) -> dict:
         DbtTaskGroup(
             group_id="dbt",
             project_config=ProjectConfig(
-                manifest_path=config.manifest_path(), project_name=steps.DBT_PROJECT_NAME, install_dbt_deps=False
+                manifest_path=config.manifest_path(), project_name=tasks.DBT_PROJECT_NAME, install_dbt_deps=False
             ),
             execution_config=ExecutionConfig(
                 execution_mode=ExecutionMode(execution_mode), dbt_project_path=pod_defaults.DBT_PROJECT_DIR
@@ -49,7 +49,7 @@ def render(execution_mode: str, test_behavior: str) -> dict:
                 should_detach_multiple_parents_tests=test_behavior == "build",
                 emit_datasets=False,
             ),
-            operator_args={**pod_defaults.dbt_pod(), "vars": steps.dbt_vars()},
+            operator_args={**pod_defaults.dbt_pod(), "vars": tasks.dbt_vars()},
         )
     tasks = dag.tasks
     executing = [t for t in tasks if not isinstance(t, EmptyOperator)]
@@ -89,6 +89,7 @@ def main() -> None:
     os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
     os.environ.setdefault("AIRFLOW__COSMOS__CACHE_DIR", os.path.join(home, "cosmos"))
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("STARLINK_IMAGE_TAG", "bench")  # what the Airflow image sets
     sys.path.insert(0, str(DAGS))
     rows = [render(mode, behavior) for mode, behavior in CANDIDATES]
     header = ("tasks", 6), ("worker pods", 13), ("+resumes<=", 11), ("dbt pods", 10), ("chain", 7)

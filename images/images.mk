@@ -1,5 +1,7 @@
-# Container images: starlink42k/{extractor,dbt,airflow}:$(VERSION), built from the repository root
-# with images/<name>/Dockerfile. Included by the top-level Makefile (SHELL, `help`, PYTHON, UV,
+# Container images: starlink42k/{pipeline,dbt,airflow}:$(IMAGE_TAG), built from the repository root
+# with images/<name>/Dockerfile. IMAGE_TAG is the one tag of all three, a hash of what they are built
+# from (images/tag.sh); the Airflow image carries it (STARLINK_IMAGE_TAG), so the DAG asks for the
+# pipeline and dbt images it was built with. Included by the top-level Makefile (SHELL, `help`, PYTHON, UV,
 # VENV and BIN come from there); also usable alone: make -f images/images.mk images.
 #
 #   make images                        build with the public base images (python:3.11-slim-bookworm,
@@ -18,7 +20,13 @@ IMAGES_MAKEFILE := $(abspath $(firstword $(MAKEFILE_LIST)))
 IMAGES_VENV_DEV = $(if $(filter-out $(IMAGES_MK),$(IMAGES_MAKEFILE)),@$(MAKE) -f '$(IMAGES_MAKEFILE)' --no-print-directory venv-dev)
 
 # --- settings ------------------------------------------------------------------------------------
-VERSION ?= 0.1.0
+# Computed once per make run (`:=`): every target of it builds, loads and deploys the same tag.
+IMAGE_TAG ?= $(shell '$(IMAGES_ROOT)/images/tag.sh' 2>/dev/null)
+override IMAGE_TAG := $(IMAGE_TAG)
+# Prerequisite of every target that needs the tag (outside a git checkout there is none).
+.PHONY: require-image-tag
+require-image-tag:
+	@test -n '$(IMAGE_TAG)' || { echo "no image tag: images/tag.sh needs a git checkout; set IMAGE_TAG=<tag>"; exit 1; }
 # Standalone defaults; the top-level Makefile defines the same.
 BIN ?= $(IMAGES_ROOT)/.venv/bin
 UV ?= $(IMAGES_ROOT)/.tools/bin/uv
@@ -33,10 +41,10 @@ CA_BUNDLE ?=
 # Extra `docker build` options, e.g. DOCKER_BUILD_FLAGS=--no-cache or --progress=plain.
 DOCKER_BUILD_FLAGS ?=
 
-EXTRACTOR_IMAGE = starlink42k/extractor:$(VERSION)
-DBT_IMAGE = starlink42k/dbt:$(VERSION)
-AIRFLOW_IMAGE = starlink42k/airflow:$(VERSION)
-STARLINK_IMAGES = $(EXTRACTOR_IMAGE) $(DBT_IMAGE) $(AIRFLOW_IMAGE)
+PIPELINE_IMAGE = starlink42k/pipeline:$(IMAGE_TAG)
+DBT_IMAGE = starlink42k/dbt:$(IMAGE_TAG)
+AIRFLOW_IMAGE = starlink42k/airflow:$(IMAGE_TAG)
+STARLINK_IMAGES = $(PIPELINE_IMAGE) $(DBT_IMAGE) $(AIRFLOW_IMAGE)
 
 # test-images: the machine part (engine + Debian-built Python base) and the Airflow stand-in.
 DOCKER_LOCAL_SH ?= $(IMAGES_ROOT)/images/local-engine.sh
@@ -47,8 +55,11 @@ HOST_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 HADOLINT ?= $(BIN)/hadolint
 DOCKERFILES = $(sort $(wildcard $(IMAGES_ROOT)/images/*/Dockerfile $(IMAGES_ROOT)/images/*/*.Dockerfile))
 
-# docker build with BuildKit (secrets, cache mounts), the version label and the optional CA.
-DOCKER_BUILD = DOCKER_BUILDKIT=1 $(DOCKER) build --build-arg VERSION=$(VERSION) \
+# docker build with BuildKit (secrets, cache mounts), the tag as a label and the optional CA.
+# No provenance or SBOM attestations: with them `kind load docker-image` fails on Docker's
+# containerd image store ("content digest ... not found"); the flags need buildx, so only then.
+DOCKER_BUILD = DOCKER_BUILDKIT=1 $(DOCKER) build --build-arg IMAGE_TAG=$(IMAGE_TAG) \
+	$(if $(shell $(DOCKER) buildx version 2>/dev/null),--provenance=false --sbom=false) \
 	$(if $(CA_BUNDLE),--secret id=ca$(comma)src=$(CA_BUNDLE)) $(DOCKER_BUILD_FLAGS)
 comma := ,
 
@@ -60,20 +71,23 @@ define build_image
 	echo "    built $(2) in $$(( $$(date +%s) - start ))s"
 endef
 
-.PHONY: images image-extractor image-dbt image-airflow image-sizes hadolint test-images airflow-local-base
+.PHONY: images image-pipeline image-dbt image-airflow image-sizes image-tag hadolint test-images airflow-local-base
 
-images: image-extractor image-dbt image-airflow ## Build the three images starlink42k/{extractor,dbt,airflow}:VERSION
-	@$(MAKE) -f '$(IMAGES_MAKEFILE)' --no-print-directory image-sizes VERSION=$(VERSION)
+images: require-image-tag image-pipeline image-dbt image-airflow ## Build the three images starlink42k/{pipeline,dbt,airflow}:IMAGE_TAG
+	@$(MAKE) -f '$(IMAGES_MAKEFILE)' --no-print-directory image-sizes IMAGE_TAG=$(IMAGE_TAG)
 
-image-extractor: ## Build starlink42k/extractor:VERSION (the pipeline CLI)
-	$(call build_image,$(IMAGES_ROOT)/images/extractor/Dockerfile,$(EXTRACTOR_IMAGE),$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)))
+image-tag: require-image-tag ## Print the images' tag (a hash of what they are built from)
+	@echo $(IMAGE_TAG)
 
-image-dbt: ## Build starlink42k/dbt:VERSION (dbt + the project + its manifest)
+image-pipeline: require-image-tag ## Build starlink42k/pipeline:IMAGE_TAG (the pipeline CLI)
+	$(call build_image,$(IMAGES_ROOT)/images/pipeline/Dockerfile,$(PIPELINE_IMAGE),$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)))
+
+image-dbt: require-image-tag ## Build starlink42k/dbt:IMAGE_TAG (dbt + the project + its manifest)
 	$(call build_image,$(IMAGES_ROOT)/images/dbt/Dockerfile,$(DBT_IMAGE),$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)))
 
-# The Airflow image copies the dbt manifest out of the dbt image of the same version.
-image-airflow: image-dbt ## Build starlink42k/airflow:VERSION (Airflow 3 + cosmos + providers + manifest)
-	$(call build_image,$(IMAGES_ROOT)/images/airflow/Dockerfile,$(AIRFLOW_IMAGE),$(if $(AIRFLOW_BASE_IMAGE),--build-arg BASE_IMAGE=$(AIRFLOW_BASE_IMAGE)) --build-arg DBT_IMAGE=$(DBT_IMAGE))
+# The Airflow image copies the dbt manifest out of the dbt image of the same tag.
+image-airflow: require-image-tag image-dbt ## Build starlink42k/airflow:IMAGE_TAG (Airflow 3 + cosmos + providers + manifest)
+	$(call build_image,$(IMAGES_ROOT)/images/airflow/Dockerfile,$(AIRFLOW_IMAGE),$(if $(AIRFLOW_BASE_IMAGE),--build-arg BASE_IMAGE=$(AIRFLOW_BASE_IMAGE)))
 
 image-sizes: ## Print the size of each image
 	@for image in $(STARLINK_IMAGES); do \
@@ -104,7 +118,7 @@ test-images: ## Build the images on local base images (no registry needed) and r
 	  echo "==> no $(DOCKER_LOCAL_SH) (set DOCKER_LOCAL_SH): using the running engine and $(LOCAL_BASE_IMAGE)"; \
 	  $(DOCKER) image inspect '$(LOCAL_BASE_IMAGE)' >/dev/null || { echo "$(LOCAL_BASE_IMAGE) is missing: build it or set LOCAL_BASE_IMAGE"; exit 1; }; \
 	fi
-	@$(MAKE) -f '$(IMAGES_MAKEFILE)' --no-print-directory airflow-local-base images VERSION=$(VERSION) \
+	@$(MAKE) -f '$(IMAGES_MAKEFILE)' --no-print-directory airflow-local-base images IMAGE_TAG=$(IMAGE_TAG) \
 	  BASE_IMAGE='$(LOCAL_BASE_IMAGE)' AIRFLOW_BASE_IMAGE='$(AIRFLOW_LOCAL_BASE_IMAGE)' \
 	  CA_BUNDLE='$(or $(CA_BUNDLE),$(wildcard $(HOST_CA_BUNDLE)))'
-	IMAGE_TESTS=required IMAGES_VERSION=$(VERSION) IMAGES_DOCKER='$(DOCKER)' $(BIN)/pytest $(IMAGES_ROOT)/tests/images $(PYTEST_ARGS)
+	IMAGE_TESTS=required IMAGE_TAG=$(IMAGE_TAG) IMAGES_DOCKER='$(DOCKER)' $(BIN)/pytest $(IMAGES_ROOT)/tests/images $(PYTEST_ARGS)

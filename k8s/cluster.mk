@@ -5,7 +5,7 @@
 
 # --- settings (override on the command line: make cluster-up GIT_BRANCH=my-branch) ----------
 CLUSTER_NAME ?= starlink42k
-VERSION ?= 0.1.0
+# The images' tag (IMAGE_TAG) comes from images/images.mk: a hash of what they are built from.
 # git-sync pulls the DAGs from this repository, branch and folder: push before you expect them.
 GIT_REPO ?= $(shell git -C $(CLUSTER_ROOT) remote get-url origin 2>/dev/null)
 GIT_BRANCH ?= $(shell git -C $(CLUSTER_ROOT) branch --show-current 2>/dev/null)
@@ -33,12 +33,12 @@ TOP_MAKEFILE := $(abspath $(firstword $(MAKEFILE_LIST)))
 KIND_CONTEXT = kind-$(CLUSTER_NAME)
 KUBECTL = kubectl --context $(KIND_CONTEXT)
 HELM = helm --kube-context $(KIND_CONTEXT)
-CLUSTER_IMAGES = starlink42k/extractor:$(VERSION) starlink42k/dbt:$(VERSION) starlink42k/airflow:$(VERSION)
+CLUSTER_IMAGES = starlink42k/pipeline:$(IMAGE_TAG) starlink42k/dbt:$(IMAGE_TAG) starlink42k/airflow:$(IMAGE_TAG)
 # Without an SSH key Secret git-sync cannot use an SSH remote: GitHub ones become HTTPS.
 GIT_SYNC_REPO = $(if $(GIT_SSH_SECRET),$(GIT_REPO),$(patsubst git@github.com:%,https://github.com/%,$(GIT_REPO)))
 AIRFLOW_SET = \
-	--set-string images.airflow.tag=$(VERSION) \
-	--set-string defaultAirflowTag=$(VERSION) \
+	--set-string images.airflow.tag=$(IMAGE_TAG) \
+	--set-string defaultAirflowTag=$(IMAGE_TAG) \
 	--set-string dags.gitSync.repo='$(GIT_SYNC_REPO)' \
 	--set-string dags.gitSync.branch='$(GIT_BRANCH)' \
 	--set-string dags.gitSync.ref='$(GIT_BRANCH)' \
@@ -83,7 +83,7 @@ cluster-up: tools ## Create or update the kind cluster with images, platform and
 	  kind create cluster --name '$(CLUSTER_NAME)' --config '$(CLUSTER_ROOT)/kind-config.yaml' --wait 180s; \
 	fi
 	@echo "==> 2/7 building the images: $(CLUSTER_IMAGES)"
-	@$(MAKE) -f '$(TOP_MAKEFILE)' images VERSION=$(VERSION)
+	@$(MAKE) -f '$(TOP_MAKEFILE)' images IMAGE_TAG=$(IMAGE_TAG)
 	@echo "==> 3/7 copying the images into the cluster nodes (kind load: no registry; pulls stay IfNotPresent)"
 	kind load docker-image --name '$(CLUSTER_NAME)' $(CLUSTER_IMAGES)
 	@echo "==> 4/7 namespaces starlink and airflow (with Pod Security labels)"

@@ -2,12 +2,11 @@
 
 - PostgreSQL: the embedded server the pipeline itself uses (pgserver), one fresh database per test.
 - S3: moto's S3 API server, as a separate process; boto3 talks to it over HTTP.
-- The SpaceX API / CelesTrak: ``ReplayServer`` with fixture documents and scripted faults.
+- The SpaceX API / CelesTrak: ``ScriptedReplay`` (support/replay.py) with fixture documents and scripted faults.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -19,10 +18,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from starlink42k.replay import ReplayServer
+from starlink42k.settings import variable_names
 from starlink42k.warehouse import embedded_url
 from support import spacex_docs as docs
 from support.net import free_port, wait_for_port
+from support.replay import ScriptedReplay
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -30,25 +30,12 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test sees the developer's pipeline settings; each gets its own data dir."""
-    for name in list(os.environ):
-        if name in (
-            "SPACEX_API_URL",
-            "CELESTRAK_URL",
-            "LAKE_URL",
-            "WAREHOUSE_URL",
-            "S3_ENDPOINT_URL",
-            "DATASETS",
-            "REJECT_THRESHOLD",
-            "HTTP_TIMEOUT",
-            "HTTP_MAX_ATTEMPTS",
-            "LOG_FORMAT",
-            "HTTP_BACKOFF_SECONDS",
-            "SPACEX_PAGE_SIZE",
-            "STALE_AFTER_DAYS",
-        ):
-            monkeypatch.delenv(name)
+    """No test sees the developer's pipeline settings (every variable the pipeline reads); each gets
+    its own data dir, and the checkout's dbt project whatever the working directory."""
+    for name in variable_names():
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DBT_PROJECT_DIR", str(REPO / "dbt"))
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
@@ -121,14 +108,14 @@ def api_docs() -> dict[str, list[dict]]:
 
 
 @pytest.fixture
-def replay(api_docs: dict[str, list[dict]]) -> Iterator[ReplayServer]:
-    with ReplayServer(spacex=api_docs) as server:
+def replay(api_docs: dict[str, list[dict]]) -> Iterator[ScriptedReplay]:
+    with ScriptedReplay(spacex=api_docs) as server:
         yield server
 
 
 @pytest.fixture
 def pipeline_env(
-    monkeypatch: pytest.MonkeyPatch, replay: ReplayServer, warehouse_url: str, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, replay: ScriptedReplay, warehouse_url: str, tmp_path: Path
 ) -> dict[str, str]:
     """Environment for a CLI run against the replay, a local-folder lake and a test database."""
     env = {

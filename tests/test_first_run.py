@@ -122,6 +122,6 @@ def test_make_help_lists_every_entry_point_in_one_screen():
 
 def test_the_bundled_sample_data_is_what_its_generator_makes():
     """The demo's files are reproducible from the committed generator, byte for byte."""
-    generator = REPO / "images/extractor/starlink42k/sample_data/generate.py"
+    generator = REPO / "scripts/generate_sample_data.py"
     check = subprocess.run([sys.executable, str(generator), "--check"], capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stdout + check.stderr

@@ -8,9 +8,10 @@ import io
 import psycopg
 import pytest
 
-from starlink42k import datasets, steps
+from starlink42k import datasets, ingest
 from starlink42k import lake as lakes
 from starlink42k import warehouse as wh
+from starlink42k.context import Context
 from starlink42k.errors import WarehouseError
 from starlink42k.settings import Settings
 from support import spacex_docs as docs
@@ -19,25 +20,25 @@ DS1, DS2 = "2024-01-30", "2024-01-31"
 
 
 @pytest.fixture
-def ctx(tmp_path, warehouse_url) -> steps.Context:
+def ctx(tmp_path, warehouse_url) -> Context:
     env = {
         "DATA_DIR": str(tmp_path),
         "LAKE_URL": (tmp_path / "lake").as_uri(),
         "WAREHOUSE_URL": warehouse_url,
     }
-    return steps.Context(Settings.from_env(env))
+    return Context(Settings.from_env(env))
 
 
-def stage(ctx: steps.Context, documents: list, ds: str, dataset: str = "starlink") -> None:
+def stage(ctx: Context, documents: list, ds: str, dataset: str = "starlink") -> None:
     """extract's output for ``ds`` written directly, then the real to-csv step."""
     key = lakes.raw_key("spacex", dataset, ds)
     lakes.write_partition(
-        ctx.lake, key, steps.raw_json(documents), {"record_count": len(documents)}, "application/json"
+        ctx.lake, key, ingest.raw_json(documents), {"record_count": len(documents)}, "application/json"
     )
-    steps.to_csv(ctx, dataset, ds)
+    ingest.to_csv(ctx, dataset, ds)
 
 
-def table(ctx: steps.Context, sql: str, *params) -> list[tuple]:
+def table(ctx: Context, sql: str, *params) -> list[tuple]:
     with psycopg.connect(ctx.warehouse.url) as conn:
         return conn.execute(sql, params or None).fetchall()
 
@@ -57,9 +58,9 @@ def sats(n: int, offset: int = 0) -> list[dict]:
 
 def test_load_replaces_one_ds_and_a_rerun_is_identical(ctx):
     stage(ctx, sats(50), DS1)
-    steps.load(ctx, "starlink", DS1)
+    ingest.load(ctx, "starlink", DS1)
     first = table(ctx, "select * from raw.starlink order by id")
-    steps.load(ctx, "starlink", DS1)
+    ingest.load(ctx, "starlink", DS1)
     assert table(ctx, "select * from raw.starlink order by id") == first
     assert len(first) == 50
     assert table(ctx, "select count(*) from raw.starlink where decayed") == [(13,)]
@@ -69,10 +70,10 @@ def test_load_replaces_one_ds_and_a_rerun_is_identical(ctx):
 def test_two_ds_coexist_and_reloading_one_leaves_the_other(ctx):
     stage(ctx, sats(50), DS1)
     stage(ctx, sats(70), DS2)
-    steps.load(ctx, "starlink", DS1)
-    steps.load(ctx, "starlink", DS2)
+    ingest.load(ctx, "starlink", DS1)
+    ingest.load(ctx, "starlink", DS2)
     stage(ctx, sats(60), DS2)
-    steps.load(ctx, "starlink", DS2)
+    ingest.load(ctx, "starlink", DS2)
     assert table(ctx, "select ds::text, count(*) from raw.starlink group by ds order by ds") == [
         (DS1, 50),
         (DS2, 60),
@@ -86,7 +87,7 @@ def test_two_ds_coexist_and_reloading_one_leaves_the_other(ctx):
 
 def test_a_failure_mid_load_keeps_the_previous_ds(ctx):
     stage(ctx, sats(50), DS1)
-    steps.load(ctx, "starlink", DS1)
+    ingest.load(ctx, "starlink", DS1)
     before = table(ctx, "select * from raw.starlink order by id")
 
     # A CSV whose 40th row cannot be typed: COPY fails after 39 rows went in.
@@ -98,7 +99,7 @@ def test_a_failure_mid_load_keeps_the_previous_ds(ctx):
     with pytest.raises(
         WarehouseError, match=r"failed: .*invalid input syntax for type integer.*keeps its previous rows"
     ):
-        steps.load(ctx, "starlink", DS1)
+        ingest.load(ctx, "starlink", DS1)
     assert table(ctx, "select * from raw.starlink order by id") == before
     assert table(ctx, "select count(*) from pg_tables where tablename like '%loading%'") == [(0,)]
 
@@ -118,7 +119,7 @@ class FailingStream(io.BytesIO):
 
 def test_a_broken_stream_rolls_back(ctx):
     stage(ctx, sats(50), DS1)
-    steps.load(ctx, "starlink", DS1)
+    ingest.load(ctx, "starlink", DS1)
     before = table(ctx, "select * from raw.starlink order by id")
     data = ctx.lake.get_bytes(lakes.curated_key("spacex", "starlink", DS1))
     with psycopg.connect(ctx.warehouse.url, autocommit=True) as conn, pytest.raises(ConnectionResetError):
@@ -153,7 +154,7 @@ def test_a_checksum_mismatch_rolls_back(ctx):
 
 def test_a_new_column_in_the_csv_is_added_not_fatal(ctx):
     stage(ctx, sats(3), DS1)
-    steps.load(ctx, "starlink", DS1)
+    ingest.load(ctx, "starlink", DS1)
     data = ctx.lake.get_bytes(lakes.curated_key("spacex", "starlink", DS1)).decode().splitlines()
     widened = "\n".join([data[0] + ",shell_number"] + [line + ",4" for line in data[1:]]) + "\n"
     with psycopg.connect(ctx.warehouse.url, autocommit=True) as conn:
@@ -189,12 +190,12 @@ def test_a_column_name_that_is_not_an_identifier_is_refused(ctx):
 
 def test_load_needs_the_curated_manifest(ctx):
     with pytest.raises(Exception, match=r"run `starlink42k to-csv starlink --ds 2024-01-30` for this ds first"):
-        steps.load(ctx, "starlink", DS1)
+        ingest.load(ctx, "starlink", DS1)
 
 
 def test_a_bad_warehouse_url_fails_clearly(tmp_path):
     env = {"DATA_DIR": str(tmp_path), "WAREHOUSE_URL": "postgresql://u:secret@127.0.0.1:1/db"}
-    ctx = steps.Context(Settings.from_env(env))
+    ctx = Context(Settings.from_env(env))
     with pytest.raises(WarehouseError) as err:
         wh.connect(ctx.warehouse)
     assert "cannot connect to the warehouse postgresql://u:***@127.0.0.1:1/db" in str(err.value)
@@ -208,7 +209,7 @@ def test_parallel_loads_of_different_datasets_on_a_fresh_warehouse(ctx):
     stage(ctx, sats(20), DS1)
     stage(ctx, [docs.launch(i, f"L{i}", "2020-01-07T00:00:00") for i in range(1, 6)], DS1, dataset="launches")
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda name: steps.load(ctx, name, DS1), ["starlink", "launches"]))
+        results = list(pool.map(lambda name: ingest.load(ctx, name, DS1), ["starlink", "launches"]))
     assert [r.rows for r in results] == [20, 5]
     tables = table(
         ctx, "select tablename from pg_tables where schemaname = 'raw' and tablename not like '%\\_2%' order by 1"

@@ -8,15 +8,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from starlink42k import cli, steps
+from starlink42k import cli, ingest
 from starlink42k import lake as lakes
+from starlink42k.context import Context
 from starlink42k.errors import DataQualityError, SourceResponseError
 from starlink42k.http_client import HttpClient, RetryPolicy
-from starlink42k.replay import Fault, ReplayServer
 from starlink42k.settings import Settings
 from starlink42k.sources import celestrak
 from support import satcat_docs as sc
 from support import spacex_docs as docs
+from support.replay import Fault, ScriptedReplay
 
 DS = "2026-11-25"
 
@@ -40,7 +41,7 @@ def catalogue() -> list[dict]:
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
 def test_extract_keeps_the_body_as_sent(fmt, tmp_path):
-    with ReplayServer(satcat=catalogue()) as server:
+    with ScriptedReplay(satcat=catalogue()) as server:
         snap = celestrak.fetch(client(), server.url, fmt)
         query = server.requests[0]["query"]
     assert "NAME=STARLINK" in query and f"FORMAT={fmt.upper()}" in query
@@ -61,11 +62,11 @@ def test_to_csv_keeps_unknown_codes_and_rejects_bad_records(fmt, tmp_path):
         "CELESTRAK_FORMAT": fmt,
         "REJECT_THRESHOLD": "0.5",
     }
-    with ReplayServer(satcat=catalogue()) as server:
-        ctx = steps.Context(Settings.from_env({**env, "CELESTRAK_URL": server.url}))
-        raw = steps.extract(ctx, "satcat", DS)
+    with ScriptedReplay(satcat=catalogue()) as server:
+        ctx = Context(Settings.from_env({**env, "CELESTRAK_URL": server.url}))
+        raw = ingest.extract(ctx, "satcat", DS)
     assert raw["object"] == f"satcat.{fmt}" and raw["format"] == fmt
-    manifest = steps.to_csv(ctx, "satcat", DS)
+    manifest = ingest.to_csv(ctx, "satcat", DS)
     assert (manifest["rows"], manifest["rejects"], manifest["excluded"]) == (4, 3, 1)
     csv_text = ctx.lake.get_bytes(lakes.curated_key("celestrak", "satcat", DS)).decode()
     assert ',"Z","unrecognised",' in csv_text
@@ -82,10 +83,10 @@ def test_to_csv_keeps_unknown_codes_and_rejects_bad_records(fmt, tmp_path):
 
 def test_a_rerun_in_the_other_format_replaces_the_raw_object(tmp_path):
     env = {"DATA_DIR": str(tmp_path), "LAKE_URL": (tmp_path / "lake").as_uri(), "REJECT_THRESHOLD": "0.5"}
-    with ReplayServer(satcat=catalogue()) as server:
+    with ScriptedReplay(satcat=catalogue()) as server:
         for fmt in ("json", "csv"):
-            ctx = steps.Context(Settings.from_env({**env, "CELESTRAK_URL": server.url, "CELESTRAK_FORMAT": fmt}))
-            steps.extract(ctx, "satcat", DS)
+            ctx = Context(Settings.from_env({**env, "CELESTRAK_URL": server.url, "CELESTRAK_FORMAT": fmt}))
+            ingest.extract(ctx, "satcat", DS)
     assert ctx.lake.list(f"raw/celestrak/satcat/ds={DS}/") == [
         f"raw/celestrak/satcat/ds={DS}/_manifest.json",
         f"raw/celestrak/satcat/ds={DS}/satcat.csv",
@@ -94,11 +95,11 @@ def test_a_rerun_in_the_other_format_replaces_the_raw_object(tmp_path):
 
 def test_too_many_bad_records_fail(tmp_path):
     env = {"DATA_DIR": str(tmp_path), "LAKE_URL": (tmp_path / "lake").as_uri()}
-    with ReplayServer(satcat=catalogue()) as server:
-        ctx = steps.Context(Settings.from_env({**env, "CELESTRAK_URL": server.url}))
-        steps.extract(ctx, "satcat", DS)
+    with ScriptedReplay(satcat=catalogue()) as server:
+        ctx = Context(Settings.from_env({**env, "CELESTRAK_URL": server.url}))
+        ingest.extract(ctx, "satcat", DS)
     with pytest.raises(DataQualityError, match=r"satcat: 3 of 7 records rejected"):
-        steps.to_csv(ctx, "satcat", DS)
+        ingest.to_csv(ctx, "satcat", DS)
 
 
 @pytest.mark.parametrize(
@@ -111,7 +112,7 @@ def test_too_many_bad_records_fail(tmp_path):
     ],
 )
 def test_unexpected_bodies_fail_clearly(body, fmt, problem):
-    with ReplayServer(satcat=catalogue()) as server:
+    with ScriptedReplay(satcat=catalogue()) as server:
         server.add_fault("/satcat", Fault(200, body=body))
         if problem is None:
             assert celestrak.fetch(client(), server.url, fmt).docs == []
@@ -122,10 +123,10 @@ def test_unexpected_bodies_fail_clearly(body, fmt, problem):
 
 def test_an_empty_catalogue_is_refused_before_anything_is_written(tmp_path):
     env = {"DATA_DIR": str(tmp_path), "LAKE_URL": (tmp_path / "lake").as_uri()}
-    with ReplayServer(satcat=[]) as server:
-        ctx = steps.Context(Settings.from_env({**env, "CELESTRAK_URL": server.url}))
+    with ScriptedReplay(satcat=[]) as server:
+        ctx = Context(Settings.from_env({**env, "CELESTRAK_URL": server.url}))
         with pytest.raises(SourceResponseError, match="returned no satcat documents"):
-            steps.extract(ctx, "satcat", DS)
+            ingest.extract(ctx, "satcat", DS)
     assert ctx.lake.list("raw/") == []
 
 
@@ -155,7 +156,7 @@ def overlap_fixture() -> tuple[dict, list[dict]]:
 def test_reconciliation_and_the_freshest_source(monkeypatch, pipeline_env):
     api, cat = overlap_fixture()
     monkeypatch.setenv("DATASETS", "launches,starlink,satcat")
-    with ReplayServer(spacex=api, satcat=cat) as server:
+    with ScriptedReplay(spacex=api, satcat=cat) as server:
         monkeypatch.setenv("SPACEX_API_URL", server.spacex_url)
         monkeypatch.setenv("CELESTRAK_URL", server.url)
         assert cli.main(["run", "--ds", DS]) == 0
@@ -194,7 +195,7 @@ def test_reconciliation_and_the_freshest_source(monkeypatch, pipeline_env):
 
 def test_satcat_can_be_switched_off(monkeypatch, pipeline_env):
     api, cat = overlap_fixture()
-    with ReplayServer(spacex=api, satcat=cat) as server:
+    with ScriptedReplay(spacex=api, satcat=cat) as server:
         monkeypatch.setenv("SPACEX_API_URL", server.spacex_url)
         monkeypatch.setenv("CELESTRAK_URL", server.url)
         monkeypatch.setenv("DATASETS", "launches,starlink,satcat")

@@ -11,8 +11,8 @@ import pytest
 
 from starlink42k.errors import SourceResponseError, SourceUnreachable
 from starlink42k.http_client import HttpClient, RetryPolicy, parse_retry_after
-from starlink42k.replay import Fault, ReplayServer
 from starlink42k.sources import spacex
+from support.replay import Fault, ScriptedReplay
 
 
 class Sleeps(list):
@@ -34,7 +34,7 @@ def client(sleeps: Sleeps, attempts: int = 4, timeout: float = 5.0) -> HttpClien
     )
 
 
-def query_bodies(server: ReplayServer) -> list[dict]:
+def query_bodies(server: ScriptedReplay) -> list[dict]:
     return [json.loads(r["body"]) for r in server.requests if r["method"] == "POST"]
 
 

@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from starlink42k import datasets, steps
+from starlink42k import convert as v
+from starlink42k import datasets, ingest
 from starlink42k import lake as lakes
-from starlink42k import values as v
+from starlink42k.context import Context
 from starlink42k.curate import write_csv
 from starlink42k.errors import DataQualityError
 from starlink42k.settings import Settings
@@ -84,7 +85,7 @@ def test_starlink_rows_are_typed_and_flat():
     assert first["epoch"] == "2020-10-13T02:56:59.566560+00:00"
     assert first["height_km"] == "" and second["height_km"] == "547.8"
     assert second["launch_id"] == "" and second["epoch"] == "2022-10-20T01:02:03.500000+00:00"
-    assert set(first) == {c for c, _ in datasets.STARLINK_COLUMNS}
+    assert set(first) == {c.name for c in datasets.STARLINK_COLUMNS}
 
 
 def test_launch_arrays_stay_json_text():
@@ -129,15 +130,15 @@ def test_bad_records_go_to_rejects_with_their_reason():
     assert rejects[0]["record"] == bad_date
 
 
-def _ctx(tmp_path, **env) -> steps.Context:
+def _ctx(tmp_path, **env) -> Context:
     base = {"DATA_DIR": str(tmp_path), "LAKE_URL": (tmp_path / "lake").as_uri()}
-    return steps.Context(Settings.from_env({**base, **env}))
+    return Context(Settings.from_env({**base, **env}))
 
 
 def _write_raw(ctx, dataset, documents, ds):
     key = lakes.raw_key("spacex", dataset, ds)
     lakes.write_partition(
-        ctx.lake, key, steps.raw_json(documents), {"record_count": len(documents)}, "application/json"
+        ctx.lake, key, ingest.raw_json(documents), {"record_count": len(documents)}, "application/json"
     )
 
 
@@ -146,7 +147,7 @@ def test_to_csv_step_writes_csv_rejects_and_manifest(tmp_path):
     sats = [docs.starlink(44000 + i, f"2020-001{chr(65 + i)}", "2020-01-07", launch_id="L") for i in range(20)]
     sats[3]["spaceTrack"]["DECAYED"] = "maybe"
     _write_raw(ctx, "starlink", sats, "2024-01-31")
-    manifest = steps.to_csv(_ctx(tmp_path, REJECT_THRESHOLD="0.1"), "starlink", "2024-01-31")
+    manifest = ingest.to_csv(_ctx(tmp_path, REJECT_THRESHOLD="0.1"), "starlink", "2024-01-31")
     assert manifest["rows"] == 19 and manifest["rejects"] == 1
     rejects = ctx.lake.get_bytes("rejects/spacex/starlink/ds=2024-01-31/starlink.jsonl").decode().splitlines()
     assert "spaceTrack.DECAYED" in json.loads(rejects[0])["reason"]
@@ -156,7 +157,7 @@ def test_too_many_rejects_fail_and_keep_the_previous_csv(tmp_path):
     ctx = _ctx(tmp_path)
     sats = [docs.starlink(44000 + i, f"2020-001{chr(65 + i)}", "2020-01-07", launch_id="L") for i in range(10)]
     _write_raw(ctx, "starlink", sats, "2024-01-31")
-    before = steps.to_csv(ctx, "starlink", "2024-01-31")
+    before = ingest.to_csv(ctx, "starlink", "2024-01-31")
     csv_key = "curated/spacex/starlink/ds=2024-01-31/starlink.csv"
     old = ctx.lake.get_bytes(csv_key)
 
@@ -164,7 +165,7 @@ def test_too_many_rejects_fail_and_keep_the_previous_csv(tmp_path):
         s["spaceTrack"]["NORAD_CAT_ID"] = "n/a"
     _write_raw(ctx, "starlink", sats, "2024-01-31")
     with pytest.raises(DataQualityError, match=r"2 of 10 records rejected \(20.0%\), above REJECT_THRESHOLD=0.01"):
-        steps.to_csv(ctx, "starlink", "2024-01-31")
+        ingest.to_csv(ctx, "starlink", "2024-01-31")
     assert ctx.lake.get_bytes(csv_key) == old
     assert lakes.read_manifest(ctx.lake, csv_key, "") == before
     assert len(ctx.lake.get_bytes("rejects/spacex/starlink/ds=2024-01-31/starlink.jsonl").splitlines()) == 2

@@ -7,7 +7,7 @@ that ds; `report` writes answer.json, the chart and the report; dbt docs are pub
 Every step is idempotent per ds, so any ds can be rerun (clear it) or backfilled
 (`airflow backfill create --dag-id starlink_pipeline --from-date ... --to-date ...`) and gives the
 same result. Where the steps run (pods or local subprocesses) is decided by STARLINK_EXECUTION;
-the datasets by STARLINK_DATASETS: see starlink/config.py.
+the datasets by DATASETS: see starlink/config.py.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import airflow.providers.cncf.kubernetes.operators.pod
 import airflow.providers.standard.operators.bash  # noqa: F401
 from airflow.sdk import DAG, TaskGroup
-from starlink import alerts, config, steps
+from starlink import alerts, config, tasks
 
 with DAG(
     dag_id="starlink_pipeline",
@@ -38,14 +38,14 @@ with DAG(
     loaded = []
     for dataset in config.datasets():
         with TaskGroup(group_id=dataset):
-            extract = steps.cli("extract", dataset)
-            to_csv = steps.cli("to-csv", dataset)
-            load = steps.cli("load", dataset)
+            extract = tasks.cli("extract", dataset)
+            to_csv = tasks.cli("to-csv", dataset)
+            load = tasks.cli("load", dataset)
             extract >> to_csv >> load
         loaded.append(load)
 
-    dbt = steps.dbt_build()
-    report = steps.cli("report")
-    docs = steps.dbt_docs()
+    dbt = tasks.dbt_build()
+    report = tasks.cli("report")
+    docs = tasks.dbt_docs()
 
     loaded >> dbt >> [report, docs]

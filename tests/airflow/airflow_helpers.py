@@ -40,7 +40,10 @@ os.environ.update(AIRFLOW_ENV)
 if str(DAGS) not in sys.path:
     sys.path.insert(0, str(DAGS))
 
-STARLINK_VARS = ("STARLINK_EXECUTION", "STARLINK_DATASETS", "STARLINK_NAMESPACE", "STARLINK_DBT_MANIFEST")
+# What the DAG reads (starlink/config.py); DATASETS is the pipeline's own setting.
+STARLINK_VARS = ("STARLINK_EXECUTION", "DATASETS", "STARLINK_NAMESPACE", "STARLINK_IMAGE_TAG", "STARLINK_DBT_MANIFEST")
+# The images' tag as the Airflow image would carry it (images/tag.sh makes real ones).
+IMAGE_TAG = "0123abcd4567"
 LOGICAL_DATE = datetime(2024, 1, 31, tzinfo=UTC)
 DS = "2024-01-31"
 
@@ -63,11 +66,14 @@ def dbt_sources_newer_than(path: Path) -> bool:
 
 
 def load_dag(monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
-    """The pipeline DAG as the DAG processor parses it, with exactly these STARLINK_* variables."""
+    """The pipeline DAG as the DAG processor parses it, with exactly these of its variables (and, in
+    kubernetes mode, the image tag the Airflow image sets, unless given)."""
     from airflow.dag_processing.dagbag import DagBag
 
     for name in STARLINK_VARS:
         monkeypatch.delenv(name, raising=False)
+    if env.get("STARLINK_EXECUTION") == "kubernetes":
+        env = {"STARLINK_IMAGE_TAG": IMAGE_TAG, **env}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     bag = DagBag(dag_folder=str(DAG_FILE))

@@ -95,7 +95,7 @@ def test_modes_share_every_non_dbt_task(k8s_dag, local_dag) -> None:
 
 @pytest.mark.parametrize("mode", ["local", "kubernetes"])
 def test_satcat_can_be_switched_off(monkeypatch: pytest.MonkeyPatch, manifest: dict, mode: str) -> None:
-    dag = load_dag(monkeypatch, STARLINK_EXECUTION=mode, STARLINK_DATASETS="launches,starlink")
+    dag = load_dag(monkeypatch, STARLINK_EXECUTION=mode, DATASETS="launches,starlink")
     expected = (expected_local if mode == "local" else expected_kubernetes)(manifest, ("launches", "starlink"))
     assert actual(dag) == expected
     assert not [t for t in dag.task_ids if t.startswith("satcat.")]

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from airflow_helpers import DAG_FILE, DAGS, REPO, clean_env
+from airflow_helpers import DAG_FILE, DAGS, IMAGE_TAG, REPO, clean_env
 
 # Parses DAG_FILE the way Airflow's DAG processor does and reports what it found.
 PARSE = """
@@ -39,7 +39,7 @@ def parse_in_subprocess(**env: str) -> dict:
     [
         ({}, "local", "BashOperator"),  # nothing set at all: the documented default
         ({"STARLINK_EXECUTION": "local"}, "local", "BashOperator"),
-        ({"STARLINK_EXECUTION": "kubernetes"}, "kubernetes", "KubernetesPodOperator"),
+        ({"STARLINK_EXECUTION": "kubernetes", "STARLINK_IMAGE_TAG": IMAGE_TAG}, "kubernetes", "KubernetesPodOperator"),
     ],
     ids=["no-env", "local", "kubernetes"],
 )
@@ -63,10 +63,15 @@ def test_helper_package_is_not_parsed_as_dag_files(manifest: dict) -> None:
 def test_wrong_settings_fail_the_import_with_the_variable_named(manifest: dict) -> None:
     found = parse_in_subprocess(STARLINK_EXECUTION="k8s")
     assert "STARLINK_EXECUTION='k8s'" in next(iter(found["errors"].values()))
-    found = parse_in_subprocess(STARLINK_DATASETS="launches,tle")
-    assert "STARLINK_DATASETS" in next(iter(found["errors"].values()))
+    found = parse_in_subprocess(DATASETS="launches,tle")
+    assert "DATASETS" in next(iter(found["errors"].values()))
     found = parse_in_subprocess(STARLINK_DBT_MANIFEST=str(REPO / "nowhere" / "manifest.json"))
     assert "make manifest" in next(iter(found["errors"].values()))
+    # kubernetes mode without the images' tag (an Airflow image not built by `make images`), or `latest`
+    found = parse_in_subprocess(STARLINK_EXECUTION="kubernetes")
+    assert "STARLINK_IMAGE_TAG=''" in next(iter(found["errors"].values()))
+    found = parse_in_subprocess(STARLINK_EXECUTION="kubernetes", STARLINK_IMAGE_TAG="latest")
+    assert "never `latest`" in next(iter(found["errors"].values()))
 
 
 def test_parse_time_is_under_one_second(manifest: dict) -> None:

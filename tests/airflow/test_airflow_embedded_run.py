@@ -19,13 +19,13 @@ from airflow_helpers import DAGS, DS, clean_env
 def test_airflow_dags_test_produces_the_answer(
     airflow_db: Path, manifest: dict, warehouse_url: str, sample_replay, tmp_path: Path
 ) -> None:
-    from starlink42k.settings import ALL_DATASETS
+    from starlink42k.datasets import NAMES as ALL_DATASETS
 
     lake = tmp_path / "lake"
     env = clean_env(
         STARLINK_EXECUTION="local",
         # Whatever the CLI of this checkout supports (CelesTrak is being added concurrently).
-        STARLINK_DATASETS=",".join(d for d in ("launches", "starlink", "satcat") if d in ALL_DATASETS),
+        DATASETS=",".join(d for d in ("launches", "starlink", "satcat") if d in ALL_DATASETS),
         SPACEX_API_URL=sample_replay.spacex_url,
         CELESTRAK_URL=sample_replay.url,
         LAKE_URL=lake.as_uri(),

@@ -1,4 +1,4 @@
-"""No credential in airflow/, every image pinned, and the DAG's image tag is the one `make images` builds."""
+"""No credential in airflow/, every image pinned, and the DAG's images are the build's own tag."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ SECRET_PATTERNS = {
 }
 # An image with a tag: ours (registry-less) or any registry host's.
 IMAGE_REF = re.compile(
-    r"\b(?:starlink42k/(?:extractor|dbt|airflow)|[a-z0-9.-]+\.[a-z]{2,}(?::\d+)?/[a-z0-9._/-]+):([^\s\"'`,)]+)"
+    r"\b(?:starlink42k/(?:pipeline|dbt|airflow)|[a-z0-9.-]+\.[a-z]{2,}(?::\d+)?/[a-z0-9._/-]+):([^\s\"'`,)]+)"
 )
-# Pinned: a release tag, or the one constant that holds it (pod_defaults.IMAGE_TAG), or a digest.
-PINNED_TAG = re.compile(r"\d+\.\d+\.\d+|\{IMAGE_TAG\}|<IMAGE_TAG>|.*@sha256:[0-9a-f]{64}")
+# Pinned: a release tag, the build's own tag (config.image_tag(), STARLINK_IMAGE_TAG), or a digest.
+PINNED_TAG = re.compile(r"\d+\.\d+\.\d+|\{config\.image_tag\(\)\}|<tag>|.*@sha256:[0-9a-f]{64}")
 
 
 def airflow_files() -> list[Path]:
@@ -61,16 +61,24 @@ def test_every_image_reference_is_pinned() -> None:
         for path in airflow_files()
         for m in IMAGE_REF.finditer(path.read_text(errors="replace"))
     ]
-    assert any("starlink42k/extractor:{IMAGE_TAG}" in ref for _, ref in refs)  # the pattern sees ours
+    assert any("starlink42k/pipeline:{config.image_tag()}" in ref for _, ref in refs)  # the pattern sees ours
     assert [r for r in refs if not PINNED_TAG.fullmatch(IMAGE_REF.fullmatch(r[1]).group(1))] == []
     assert not [path for path in airflow_files() if re.search(r":latest\b", path.read_text(errors="replace"))]
 
 
-def test_pod_images_are_pinned_and_match_the_built_tag() -> None:
+def test_pod_images_are_the_airflow_images_own_tag(monkeypatch) -> None:
+    """The pods run the pipeline and dbt images of the build the Airflow image belongs to: the tag
+    images/tag.sh gave `make images`, which the Airflow image keeps as STARLINK_IMAGE_TAG."""
     from starlink import pod_defaults
 
-    for image in (pod_defaults.EXTRACTOR_IMAGE, pod_defaults.DBT_IMAGE):
-        assert re.fullmatch(r"starlink42k/(extractor|dbt):\d+\.\d+\.\d+", image), image
-    # k8s/cluster.mk builds and `kind load`s VERSION: the DAG must ask for that tag.
-    version = re.search(r"^VERSION \?= (\S+)$", (REPO / "k8s" / "cluster.mk").read_text(), re.M)
-    assert version and version.group(1) == pod_defaults.IMAGE_TAG
+    monkeypatch.setenv("STARLINK_IMAGE_TAG", "5eed1234abcd")
+    assert (pod_defaults.pipeline_image(), pod_defaults.dbt_image()) == (
+        "starlink42k/pipeline:5eed1234abcd",
+        "starlink42k/dbt:5eed1234abcd",
+    )
+    dockerfile = (REPO / "images" / "airflow" / "Dockerfile").read_text()
+    assert re.search(r"^ENV STARLINK_IMAGE_TAG=\$\{IMAGE_TAG\}", dockerfile, re.M)
+    assert "FROM starlink42k/dbt:${IMAGE_TAG} AS dbt" in dockerfile
+    images_mk = (REPO / "images" / "images.mk").read_text()
+    assert "--build-arg IMAGE_TAG=$(IMAGE_TAG)" in images_mk
+    assert "IMAGE_TAG ?= $(shell '$(IMAGES_ROOT)/images/tag.sh'" in images_mk

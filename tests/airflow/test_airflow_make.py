@@ -16,8 +16,6 @@ SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
 BIN := $(CURDIR)/.venv/bin
 DS ?=
-DATA_DIR ?= $(CURDIR)/data
-export DATA_DIR
 .PHONY: help venv-dev
 help: ## Show every entry point
 \t@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,13 +45,16 @@ def test_help_lists_the_airflow_targets(make) -> None:
         assert f"  {target} " in listed
 
 
-def test_airflow_run_sets_up_an_isolated_local_airflow(make, tmp_path: Path) -> None:
-    script = make("-n", "airflow-run", "DS=2024-01-31", f"DATA_DIR={tmp_path}/data", "-W", "dbt/target/manifest.json")
-    assert f"AIRFLOW_HOME='{tmp_path}/data/airflow'" in script
+def test_airflow_run_sets_up_an_isolated_local_airflow(make) -> None:
+    script = make("-n", "airflow-run", "DS=2024-01-31", "-W", "dbt/target/manifest.json")
+    # Airflow's home beside the pipeline's data, wherever the CLI's settings put it (DATA_DIR)
+    assert 'airflow_home="$(' in script and 'starlink42k config DATA_DIR)/airflow"' in script
+    assert 'lake="$(' in script and "starlink42k config LAKE_URL)" in script
+    assert 'AIRFLOW_HOME="$airflow_home"' in script
     assert f"AIRFLOW__CORE__DAGS_FOLDER='{REPO}/airflow/dags'" in script
     assert "AIRFLOW__CORE__LOAD_EXAMPLES=False" in script
     assert "AIRFLOW__COSMOS__ENABLE_TELEMETRY=False" in script
-    assert f"AIRFLOW__COSMOS__CACHE_DIR='{tmp_path}/data/airflow/cosmos'" in script
+    assert 'AIRFLOW__COSMOS__CACHE_DIR="$airflow_home/cosmos"' in script
     assert "STARLINK_EXECUTION=local" in script
     assert 'if [ -z "${SPACEX_API_URL:-}" ]; then' in script and "starlink42k replay --port 8765" in script
     assert 'export WAREHOUSE_URL="$(' in script and "starlink42k -q warehouse url" in script
@@ -61,12 +62,12 @@ def test_airflow_run_sets_up_an_isolated_local_airflow(make, tmp_path: Path) -> 
     assert 'airflow dags test starlink_pipeline "$ds"' in script and 'ds="2024-01-31"' in script
 
 
-def test_airflow_ui_runs_standalone_on_loopback(make, tmp_path: Path) -> None:
-    script = make("-n", "airflow-ui", f"DATA_DIR={tmp_path}/data", "-W", "dbt/target/manifest.json")
+def test_airflow_ui_runs_standalone_on_loopback(make) -> None:
+    script = make("-n", "airflow-ui", "-W", "dbt/target/manifest.json")
     assert "airflow standalone" in script
     assert "AIRFLOW__API__HOST=127.0.0.1" in script
     assert "http://127.0.0.1:8090" in script
-    assert f"{tmp_path}/data/airflow/simple_auth_manager_passwords.json.generated" in script
+    assert "$airflow_home/simple_auth_manager_passwords.json.generated" in script
     assert f"AIRFLOW__CORE__PLUGINS_FOLDER='{REPO}/airflow/plugins'" in script
 
 

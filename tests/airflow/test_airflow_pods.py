@@ -14,12 +14,15 @@ from typing import Any
 
 import pytest
 import yaml
-from airflow_helpers import DS, build_pod, template_context
+from airflow_helpers import DS, IMAGE_TAG, build_pod, template_context
 
 NAMESPACE = "starlink"
-TAG = "0.1.0"
-EXTRACTOR = f"starlink42k/extractor:{TAG}"
-DBT = f"starlink42k/dbt:{TAG}"
+# The tag the Airflow image carries (STARLINK_IMAGE_TAG): the pods run the images of that build.
+PIPELINE = f"starlink42k/pipeline:{IMAGE_TAG}"
+DBT = f"starlink42k/dbt:{IMAGE_TAG}"
+# Every pipeline and dbt pod reads the pipeline's settings (DATASETS, TARGET_SATELLITES, ...) from
+# the platform chart's ConfigMap.
+SETTINGS = [{"configMapRef": {"name": "pipeline-settings"}}]
 
 # env name -> (Secret, key): charts/starlink-platform/templates/secrets.yaml
 LAKE = {
@@ -37,8 +40,8 @@ DBT_SECRETS = {
     "WAREHOUSE_PASSWORD": ("warehouse-credentials", "password"),
     "WAREHOUSE_DB": ("warehouse-credentials", "dbname"),
 }
-# dbt's vars for a scheduled run of DS with every dataset on (STARLINK_DATASETS unset)
-RUN_VARS = {"ds": DS, "use_satcat": True}
+# dbt's vars for a scheduled run of DS: the run's date only; the rest come from the settings
+RUN_VARS = {"ds": DS}
 CLI_ENV = {"LOG_FORMAT": "json", "DATA_DIR": "/tmp/starlink42k", "HOME": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib"}
 DBT_ENV = {
     "DBT_TARGET_PATH": "/tmp/dbt/target",
@@ -102,6 +105,7 @@ def assert_common(pod: dict, component: str, image: str, resources: dict) -> dic
     assert container["securityContext"] == CONTAINER_SECURITY
     assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
     assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert container["envFrom"] == SETTINGS
     assert not SECRET_LOOKING.search(repr(pod)), "a credential-looking literal in the pod"
     return container
 
@@ -123,7 +127,7 @@ def tasks(k8s_dag) -> dict[str, Any]:
 @pytest.mark.parametrize("command", ["extract", "to-csv", "load"])
 def test_cli_step_pods(tasks: dict, dataset: str, command: str) -> None:
     pod = build_pod(tasks[f"{dataset}.{command.replace('-', '_')}"])
-    container = assert_common(pod, "extractor", EXTRACTOR, CLI_RESOURCES)
+    container = assert_common(pod, "pipeline", PIPELINE, CLI_RESOURCES)
     assert container["command"] == []  # the image's ENTRYPOINT is the CLI
     assert container["args"] == [command, dataset, "--ds", DS]
     assert_env(container, CLI_ENV, CLI_SECRETS)
@@ -131,7 +135,7 @@ def test_cli_step_pods(tasks: dict, dataset: str, command: str) -> None:
 
 def test_report_pod(tasks: dict) -> None:
     pod = build_pod(tasks["report"])
-    container = assert_common(pod, "extractor", EXTRACTOR, CLI_RESOURCES)
+    container = assert_common(pod, "pipeline", PIPELINE, CLI_RESOURCES)
     assert container["command"] == []
     assert container["args"] == ["report", "--ds", DS]
     assert_env(container, CLI_ENV, CLI_SECRETS)
@@ -174,9 +178,9 @@ def test_dbt_sensors_fallback_pods_run_their_model(tasks: dict, manifest: dict) 
 
 def test_dbt_docs_pod_generates_then_uploads_to_the_lake(tasks: dict) -> None:
     """Init container (dbt image): `dbt docs generate` into the pod's /tmp; then the main container
-    (extractor image) copies the three files to <LAKE_URL>/dbt-docs/: `starlink42k publish-docs`."""
+    (pipeline image) copies the three files to <LAKE_URL>/dbt-docs/: `starlink42k publish-docs`."""
     pod = build_pod(tasks["dbt_docs"])
-    upload = assert_common(pod, "dbt-docs", EXTRACTOR, CLI_RESOURCES)
+    upload = assert_common(pod, "dbt-docs", PIPELINE, CLI_RESOURCES)
     assert not upload.get("command")  # the image's ENTRYPOINT, the CLI
     assert upload["args"] == ["publish-docs", "--from", "/tmp/dbt/target"]
     assert_env(upload, {**CLI_ENV, "DBT_TARGET_PATH": "/tmp/dbt/target"}, LAKE)
@@ -191,6 +195,7 @@ def test_dbt_docs_pod_generates_then_uploads_to_the_lake(tasks: dict) -> None:
     assert generate["securityContext"] == CONTAINER_SECURITY
     assert generate["resources"] == DBT_RESOURCES
     assert generate["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]  # shared with the upload
+    assert generate["envFrom"] == SETTINGS
     assert_env(generate, DBT_ENV, DBT_SECRETS)
 
 

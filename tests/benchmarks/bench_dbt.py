@@ -22,9 +22,10 @@ from pathlib import Path
 
 import psycopg
 
+from starlink42k import ingest, transform
 from starlink42k import lake as lakes
-from starlink42k import steps, transform
 from starlink42k import warehouse as wh
+from starlink42k.context import Context
 from starlink42k.replay import SAMPLE_DIR, ReplayServer
 from starlink42k.settings import Settings
 
@@ -59,7 +60,7 @@ def scaled_sources(satellites: int = 42_000, launches: int = 1_400) -> dict:
     return {"spacex": {"launches": api_launches, "starlink": sats}, "satcat": cat}
 
 
-def timed_build(ctx: steps.Context, ds: str) -> float:
+def timed_build(ctx: Context, ds: str) -> float:
     started = time.perf_counter()
     transform.transform(ctx, ds)
     return round(time.perf_counter() - started, 2)
@@ -73,11 +74,11 @@ def real_size(base_env: dict, workdir: Path) -> dict:
             "CELESTRAK_URL": server.url,
             "LAKE_URL": (workdir / "real-lake").as_uri(),
         }
-        ctx = steps.Context(Settings.from_env(env))
+        ctx = Context(Settings.from_env(env))
         for name in ctx.settings.datasets:
-            steps.extract(ctx, name, "2026-11-25")
-            steps.to_csv(ctx, name, "2026-11-25")
-            steps.load(ctx, name, "2026-11-25")
+            ingest.extract(ctx, name, "2026-11-25")
+            ingest.to_csv(ctx, name, "2026-11-25")
+            ingest.load(ctx, name, "2026-11-25")
     timed_build(ctx, "2026-11-25")  # first build: creates every relation
     return {"dbt_build_s": timed_build(ctx, "2026-11-25")}
 
@@ -92,13 +93,13 @@ def scaled(base_env: dict, workdir: Path, days: int) -> dict:
             "LAKE_URL": (workdir / "scaled-lake").as_uri(),
             "SPACEX_PAGE_SIZE": "5000",
         }
-        ctx = steps.Context(Settings.from_env(env))
+        ctx = Context(Settings.from_env(env))
         first = date(2025, 11, 21)
         ds_list = [(first + timedelta(days=d)).isoformat() for d in range(days)]
         for name in ctx.settings.datasets:
-            steps.extract(ctx, name, ds_list[0])
-            steps.to_csv(ctx, name, ds_list[0])
-            steps.load(ctx, name, ds_list[0])
+            ingest.extract(ctx, name, ds_list[0])
+            ingest.to_csv(ctx, name, ds_list[0])
+            ingest.load(ctx, name, ds_list[0])
     build_day1 = [timed_build(ctx, ds_list[0]) for _ in range(2)]
     started = time.perf_counter()
     for ds in ds_list[1:]:  # the same snapshot, once per day: what a year of daily runs leaves in raw
@@ -113,7 +114,7 @@ def scaled(base_env: dict, workdir: Path, days: int) -> dict:
                 {k: v for k, v in manifest.items() if k not in ("sha256", "bytes", "object")},
                 "text/csv",
             )
-            steps.load(ctx, name, ds)
+            ingest.load(ctx, name, ds)
     load_s = round(time.perf_counter() - started, 1)
     for ds in ds_list[1 : -1 : max(1, days // 6)]:  # a few runs in between fill the incremental history
         transform.transform(ctx, ds)

@@ -5,7 +5,7 @@
 
 For each N it writes N synthetic starlink-shaped rows through the real ``to-csv`` writer into a
 local lake, then loads the same CSV three ways into the same PostgreSQL:
-  project  ``steps.load``: stream from the lake, COPY into a new partition, swap it in (one tx)
+  project  ``ingest.load``: stream from the lake, COPY into a new partition, swap it in (one tx)
   pandas   ``pd.read_csv`` + ``DataFrame.to_sql(if_exists="append")``, what most pipelines do
   \\copy   ``psql \\copy`` of the file into a plain table: the client-side limit
 Results are printed and written to ``$DATA_DIR/bench/load.json``. Not a test: numbers vary by machine.
@@ -25,9 +25,10 @@ from pathlib import Path
 
 import psycopg
 
-from starlink42k import datasets, steps
+from starlink42k import datasets, ingest
 from starlink42k import lake as lakes
 from starlink42k import warehouse as wh
+from starlink42k.context import Context
 from starlink42k.curate import write_csv_file
 from starlink42k.settings import Settings
 
@@ -57,7 +58,7 @@ def psql_binary() -> str:
     return str(Path(pgserver.__file__).parent / "pginstall/bin/psql")
 
 
-def run_one(n: int, ctx: steps.Context, url: str, workdir: Path) -> dict:
+def run_one(n: int, ctx: Context, url: str, workdir: Path) -> dict:
     spec = datasets.get("starlink")
     ds = "2024-01-31"
     csv_path = workdir / f"starlink_{n}.csv"
@@ -81,7 +82,7 @@ def run_one(n: int, ctx: steps.Context, url: str, workdir: Path) -> dict:
         conn.execute(f"create table bench.starlink_copy ({cols})")
 
     t = time.perf_counter()
-    steps.load(ctx, "starlink", ds)
+    ingest.load(ctx, "starlink", ds)
     project_s = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -135,7 +136,7 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory(dir=bench_dir) as tmp:
         workdir = Path(tmp)
-        ctx = steps.Context(
+        ctx = Context(
             Settings.from_env(
                 {**os.environ, "LAKE_URL": (workdir / "lake").as_uri(), "DATA_DIR": str(settings.data_dir)}
             ),

@@ -21,9 +21,9 @@ import pytest
 from images_helpers import (
     AIRFLOW,
     DBT,
-    EXTRACTOR,
     IMAGE_TESTS,
     NOT_REQUESTED,
+    PIPELINE,
     Bucket,
     Docker,
     TcpPostgres,
@@ -58,7 +58,7 @@ def docker() -> Docker:
 @pytest.fixture(scope="session")
 def images(docker: Docker) -> Docker:
     """The Docker client, once all three images exist."""
-    for image in (EXTRACTOR, DBT, AIRFLOW):
+    for image in (PIPELINE, DBT, AIRFLOW):
         found = subprocess.run([docker.binary, "image", "inspect", image], capture_output=True, timeout=60)
         if found.returncode != 0:
             _unavailable(f"image {image} is not built: make images (or make test-images)")

@@ -33,10 +33,14 @@ NOT_REQUESTED = (
     "IMAGE_TESTS=1 runs them against images already built"
 )
 
-VERSION = os.environ.get("IMAGES_VERSION", "0.1.0")
-EXTRACTOR = f"starlink42k/extractor:{VERSION}"
-DBT = f"starlink42k/dbt:{VERSION}"
-AIRFLOW = f"starlink42k/airflow:{VERSION}"
+# The tag `make test-images` built (images/tag.sh), else this checkout's own.
+IMAGE_TAG = (
+    os.environ.get("IMAGE_TAG")
+    or subprocess.run([str(IMAGES / "tag.sh")], capture_output=True, text=True, check=False).stdout.strip()
+)
+PIPELINE = f"starlink42k/pipeline:{IMAGE_TAG}"
+DBT = f"starlink42k/dbt:{IMAGE_TAG}"
+AIRFLOW = f"starlink42k/airflow:{IMAGE_TAG}"
 
 # The pod contract: what Kubernetes enforces (restricted Pod Security, readOnlyRootFilesystem with
 # an emptyDir at /tmp), as docker run options.
@@ -104,7 +108,7 @@ class TcpPostgres:
 
     @property
     def url(self) -> str:
-        """What the extractor pods get as WAREHOUSE_URL."""
+        """What the pipeline pods get as WAREHOUSE_URL."""
         return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.database}"
 
     @property

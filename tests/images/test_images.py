@@ -4,17 +4,19 @@ non-root, no capabilities): entrypoints, users, what is installed, the baked dbt
 from __future__ import annotations
 
 import json
+import tomllib
 
 import pytest
 from images_helpers import (
     AIRFLOW,
     AIRFLOW_UID,
     DBT,
-    EXTRACTOR,
+    IMAGE_TAG,
     IMAGE_TESTS,
     NOT_REQUESTED,
+    PIPELINE,
     PIPELINE_UID,
-    VERSION,
+    ROOT,
     Docker,
     lock_versions,
     output,
@@ -25,23 +27,25 @@ if not IMAGE_TESTS:
 
 # The official image's entrypoint waits for the metadata database unless told not to.
 AIRFLOW_ENV = {"CONNECTION_CHECK_MAX_COUNT": "0"}
+# pyproject.toml's version: what `starlink42k --version` says
+PACKAGE_VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 MANIFEST_SHA = "import hashlib, os, sys; print(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())"
 
 
-# --- extractor -----------------------------------------------------------------------------------
+# --- pipeline ------------------------------------------------------------------------------------
 
 
-def test_extractor_entrypoint_is_the_cli(images: Docker) -> None:
-    proc = images.run(EXTRACTOR, "--version", user=PIPELINE_UID)
+def test_pipeline_image_entrypoint_is_the_cli(images: Docker) -> None:
+    proc = images.run(PIPELINE, "--version", user=PIPELINE_UID)
     assert proc.returncode == 0, output(proc)
-    assert proc.stdout.strip() == f"starlink42k {VERSION}"
-    default = images.run(EXTRACTOR)  # CMD ["--help"]
+    assert proc.stdout.strip() == f"starlink42k {PACKAGE_VERSION}"
+    default = images.run(PIPELINE)  # CMD ["--help"]
     assert default.returncode == 0, output(default)
     assert "extract" in default.stdout and "to-csv" in default.stdout and "load" in default.stdout
 
 
-def test_extractor_config(images: Docker) -> None:
-    config = images.inspect(EXTRACTOR)["Config"]
+def test_pipeline_image_config(images: Docker) -> None:
+    config = images.inspect(PIPELINE)["Config"]
     assert config["Entrypoint"] == ["starlink42k"]
     assert config["Cmd"] == ["--help"]
     assert config["User"] == f"{PIPELINE_UID}:{PIPELINE_UID}", "numeric, so runAsNonRoot can be checked"
@@ -50,14 +54,14 @@ def test_extractor_config(images: Docker) -> None:
     assert env["MPLCONFIGDIR"].startswith("/tmp")
 
 
-def test_extractor_ships_only_the_runtime_dependencies(images: Docker) -> None:
+def test_pipeline_image_ships_only_the_runtime_dependencies(images: Docker) -> None:
     script = (
         "import importlib.util as u, starlink42k.replay as r;"
         "print(sorted(m for m in ('dbt', 'airflow', 'pgserver', 'pytest', 'moto') if u.find_spec(m)));"
         "print(sorted(p.name for p in r.SAMPLE_DIR.glob('*.gz')));"
         "import matplotlib.pyplot, boto3, psycopg, requests; print(psycopg.pq.__impl__)"
     )
-    proc = images.run(EXTRACTOR, "-c", script, entrypoint="python", user=PIPELINE_UID)
+    proc = images.run(PIPELINE, "-c", script, entrypoint="python", user=PIPELINE_UID)
     assert proc.returncode == 0, output(proc)
     absent, samples, psycopg_impl = proc.stdout.strip().splitlines()[-3:]
     assert absent == "[]"
@@ -65,9 +69,9 @@ def test_extractor_ships_only_the_runtime_dependencies(images: Docker) -> None:
     assert psycopg_impl == "binary"
 
 
-def test_extractor_runs_as_an_arbitrary_uid(images: Docker) -> None:
+def test_pipeline_image_runs_as_an_arbitrary_uid(images: Docker) -> None:
     """Kubernetes may pick any non-root uid; nothing may depend on /etc/passwd or a home."""
-    proc = images.run(EXTRACTOR, "--version", user="123456:0")
+    proc = images.run(PIPELINE, "--version", user="123456:0")
     assert proc.returncode == 0, output(proc)
 
 
@@ -168,18 +172,25 @@ def test_airflow_dependencies_are_consistent(images: Docker) -> None:
 def test_airflow_manifest_is_the_dbt_images(images: Docker) -> None:
     """The DAG renders the graph the dbt pods run: the same manifest, at the same project path."""
     airflow = images.run(
-        AIRFLOW, "bash", "-c", f'python -c "{MANIFEST_SHA}" "$STARLINK_DBT_MANIFEST"; echo "$STARLINK_DBT_PROJECT_DIR"',
+        AIRFLOW, "bash", "-c", f'python -c "{MANIFEST_SHA}" "$STARLINK_DBT_MANIFEST"; ls /opt/dbt/dbt_project.yml',
         env=AIRFLOW_ENV,
     )  # fmt: skip
     assert airflow.returncode == 0, output(airflow)
-    airflow_sha, project_dir = airflow.stdout.split()[-2:]
+    airflow_sha, project_file = airflow.stdout.split()[-2:]
     dbt = images.run(DBT, "python", "-c", MANIFEST_SHA, "/opt/dbt/target/manifest.json")
     assert dbt.returncode == 0, output(dbt)
     assert airflow_sha == dbt.stdout.split()[-1]
-    assert project_dir == "/opt/dbt"
+    assert project_file == "/opt/dbt/dbt_project.yml"
 
 
-@pytest.mark.parametrize("image", [EXTRACTOR, DBT, AIRFLOW])
-def test_image_is_labelled_with_its_version(images: Docker, image: str) -> None:
+@pytest.mark.parametrize("image", [PIPELINE, DBT, AIRFLOW])
+def test_image_is_labelled_with_its_tag(images: Docker, image: str) -> None:
     labels = images.inspect(image)["Config"].get("Labels") or {}
-    assert labels.get("org.opencontainers.image.version") == VERSION
+    assert labels.get("org.opencontainers.image.version") == IMAGE_TAG
+
+
+def test_airflow_image_knows_its_build_tag(images: Docker) -> None:
+    """The DAG asks for pipeline and dbt pods of this tag (STARLINK_IMAGE_TAG)."""
+    proc = images.run(AIRFLOW, "bash", "-c", 'echo "$STARLINK_IMAGE_TAG"', env=AIRFLOW_ENV)
+    assert proc.returncode == 0, output(proc)
+    assert proc.stdout.split()[-1] == IMAGE_TAG

@@ -1,4 +1,4 @@
-"""The pipeline's steps as Kubernetes runs them: each a container of the extractor image with the
+"""The pipeline's steps as Kubernetes runs them: each a container of the pipeline image with the
 pod's environment and restrictions, against real services on loopback (--network host): the API
 replay of the bundled sample data, moto's S3 server as the lake, PostgreSQL over TCP. Then dbt in
 its image, with the command as cosmos builds it, against the loaded warehouse."""
@@ -13,9 +13,9 @@ import pytest
 from images_helpers import (
     AIRFLOW,
     DBT,
-    EXTRACTOR,
     IMAGE_TESTS,
     NOT_REQUESTED,
+    PIPELINE,
     PIPELINE_UID,
     Bucket,
     Docker,
@@ -56,7 +56,7 @@ def pipeline(images: Docker, sample_api: ReplayServer, lake_bucket: Bucket, tcp_
     steps = {}
     for step, dataset in STEPS:
         proc = images.run(
-            EXTRACTOR, step, dataset, "--ds", DS, env=env, user=PIPELINE_UID, network_host=True, timeout=300
+            PIPELINE, step, dataset, "--ds", DS, env=env, user=PIPELINE_UID, network_host=True, timeout=300
         )
         steps[(step, dataset)] = proc
         if proc.returncode != 0:
@@ -148,7 +148,7 @@ with DAG("images_contract", schedule=None, start_date=datetime(2024, 1, 1)) as d
             ),
             render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
             execution_config=ExecutionConfig(
-                execution_mode=mode, dbt_project_path=os.environ["STARLINK_DBT_PROJECT_DIR"]
+                execution_mode=mode, dbt_project_path="/opt/dbt"
             ),
             operator_args={"image": "__IMAGE__", "vars": {"ds": "__DS__"}},
         )

@@ -154,16 +154,19 @@ class TestSchema:
 
 class TestImage:
     def test_our_image_pinned_and_never_pulled(self, values: dict) -> None:
-        version = make_var_default("VERSION")
+        """The tag is the build's (IMAGE_TAG, set by cluster.mk); the file holds a placeholder."""
         assert values["images"]["airflow"] == {
             "repository": "starlink42k/airflow",
-            "tag": version,
+            "tag": "set-by-make-cluster-up",
             "pullPolicy": "IfNotPresent",
         }
         assert (values["defaultAirflowRepository"], values["defaultAirflowTag"]) == (
             "starlink42k/airflow",
-            version,
+            "set-by-make-cluster-up",
         )
+        mk = CLUSTER_MK.read_text()
+        assert "--set-string images.airflow.tag=$(IMAGE_TAG)" in mk
+        assert "--set-string defaultAirflowTag=$(IMAGE_TAG)" in mk
 
     def test_airflow_version_matches_the_project_pin(self, values: dict) -> None:
         pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())

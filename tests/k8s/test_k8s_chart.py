@@ -100,11 +100,14 @@ class TestLintAndRender:
                 pytest.fail(f"{name}: {err.message}")
 
     def test_objects_are_namespaced_explicitly(self, objects: list[dict]) -> None:
-        """Everything lands in the release namespace except the Airflow Secrets."""
+        """Everything lands in the release namespace except the Airflow Secrets and the settings
+        ConfigMap's second copy, which the Airflow components read."""
         for obj in objects:
             ns = obj["metadata"].get("namespace")
             if obj["kind"] == "Secret" and obj["metadata"]["name"].startswith("airflow-"):
                 assert ns == AIRFLOW_NAMESPACE, obj["metadata"]["name"]
+            elif obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == "pipeline-settings":
+                assert ns in (NAMESPACE, AIRFLOW_NAMESPACE)
             else:
                 assert ns == NAMESPACE, f"{obj['kind']}/{obj['metadata']['name']}"
 
@@ -425,17 +428,13 @@ class TestSecrets:
         for secret in secrets_by_name(objects).values():
             assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
         # Generated values survive `helm upgrade` because the template reads the live Secret.
+        # Each generated Secret is looked up by the helper that names it (the lake connection in
+        # Airflow's namespace is derived from the lake's keys, not generated).
         template = (CHART / "templates" / "secrets.yaml").read_text()
-        for name in (
-            "warehouse-credentials",
-            "lake-credentials",
-            "airflow-fernet-key",
-            "airflow-api-secret-key",
-            "airflow-jwt-secret",
-            "airflow-webserver-secret-key",
-        ):
-            assert re.search(rf'lookup "v1" "Secret" \$\w+ "{name}"', template), name
-        assert 'lookup "v1" "Secret" $ns (printf "%s-superuser"' in template
+        named = set(re.findall(r'^  name: \{\{ include "(starlink\.secret\.\w+)" \. \}\}$', template, re.M))
+        assert len(named) == 8, named
+        for helper in named - {"starlink.secret.lakeConnection"}:
+            assert re.search(rf'lookup "v1" "Secret" \$\w+ \(include "{re.escape(helper)}" \.\)', template), helper
 
 
 class TestNoPlaintextSecrets:

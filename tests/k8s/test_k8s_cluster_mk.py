@@ -27,8 +27,9 @@ MAKEFLAGS += --no-print-directory
 .PHONY: help images
 help: ## Show every entry point
 \t@awk 'BEGIN {{FS = ":.*## "}} /^[a-zA-Z0-9_-]+:.*## / {{printf "  %-16s %s\\n", $$1, $$2}}' $(MAKEFILE_LIST)
+IMAGE_TAG ?= 0123abcd4567
 images: ## Build the images (stub)
-\t@echo "STUB images VERSION=$(VERSION)"
+\t@echo "STUB images IMAGE_TAG=$(IMAGE_TAG)"
 include {CLUSTER_MK}
 """
 
@@ -77,7 +78,6 @@ class TestTargets:
             "GIT_BRANCH",
             "GIT_SUBPATH",
             "AIRFLOW_CHART_VERSION",
-            "VERSION",
         ):
             assert make_var_default(name)
         assert "remote get-url origin" in make_var_default("GIT_REPO")
@@ -90,9 +90,9 @@ class TestClusterUp:
         out = dry_run(makefile, "cluster-up", *GIT)
         steps = [
             "kind create cluster --name 'starlink42k'",
-            "STUB images VERSION=0.1.0",
+            "STUB images IMAGE_TAG=0123abcd4567",
             "kind load docker-image --name 'starlink42k' "
-            "starlink42k/extractor:0.1.0 starlink42k/dbt:0.1.0 starlink42k/airflow:0.1.0",
+            "starlink42k/pipeline:0123abcd4567 starlink42k/dbt:0123abcd4567 starlink42k/airflow:0123abcd4567",
             f"kubectl --context kind-starlink42k apply -f '{ROOT}/k8s/namespaces.yaml'",
             "helm --kube-context kind-starlink42k upgrade --install starlink "
             f"'{ROOT}/charts/starlink-platform' --namespace starlink --wait",
@@ -116,7 +116,7 @@ class TestClusterUp:
             "--set-string dags.gitSync.branch='main'",
             "--set-string dags.gitSync.ref='main'",
             "--set-string dags.gitSync.subPath='somewhere/dags'",
-            "--set-string images.airflow.tag=0.1.0",
+            "--set-string images.airflow.tag=0123abcd4567",
         ]:
             assert expected in out
         assert "sshKeySecret" not in out
@@ -130,12 +130,12 @@ class TestClusterUp:
         keyed = dry_run(makefile, "cluster-up", ssh, "GIT_BRANCH=main", "GIT_SSH_SECRET=k")
         assert "--set-string dags.gitSync.repo='git@github.com:org/repo.git'" in keyed
 
-    def test_version_flows_into_every_image(self, makefile: Path) -> None:
-        out = dry_run(makefile, "cluster-up", *GIT, "VERSION=9.8.7")
-        assert "STUB images VERSION=9.8.7" in out
-        assert "starlink42k/extractor:9.8.7 starlink42k/dbt:9.8.7 starlink42k/airflow:9.8.7" in out
-        assert "--set-string images.airflow.tag=9.8.7" in out
-        assert "--set-string defaultAirflowTag=9.8.7" in out
+    def test_the_tag_flows_into_every_image(self, makefile: Path) -> None:
+        out = dry_run(makefile, "cluster-up", *GIT, "IMAGE_TAG=9e8d7c6b5a4f")
+        assert "STUB images IMAGE_TAG=9e8d7c6b5a4f" in out
+        assert "starlink42k/pipeline:9e8d7c6b5a4f starlink42k/dbt:9e8d7c6b5a4f starlink42k/airflow:9e8d7c6b5a4f" in out
+        assert "--set-string images.airflow.tag=9e8d7c6b5a4f" in out
+        assert "--set-string defaultAirflowTag=9e8d7c6b5a4f" in out
         assert ":latest" not in out
 
     def test_every_cluster_command_names_its_context(self, makefile: Path) -> None:

@@ -1,11 +1,18 @@
-"""What the DAG reads from its environment. Every read has a default, so the DAG imports with no
-variable set; a value that is set but wrong fails the import with a message naming it (an import
-error in the UI is better than a pipeline silently running somewhere else).
+"""What the DAG reads from its environment and from the dbt manifest. Every read has a default, so
+the DAG imports with no variable set; a value that is set but wrong fails the import with a message
+naming it (an import error in the UI is better than a pipeline silently running somewhere else).
 
-STARLINK_EXECUTION   `local` (default) or `kubernetes` (set by k8s/airflow-values.yaml)
-STARLINK_DATASETS    comma-separated subset of DATASETS, e.g. `launches,starlink` switches CelesTrak off
-STARLINK_NAMESPACE   namespace of the pipeline pods (default `starlink`)
-STARLINK_DBT_MANIFEST  dbt manifest.json the dbt steps are rendered from (default: dbt/target/ of this checkout)
+STARLINK_EXECUTION     `local` (default) or `kubernetes` (set by k8s/airflow-values.yaml)
+DATASETS               the pipeline's own setting (the CLI reads the same name): a comma-separated
+                       subset of the datasets, e.g. `launches,starlink` switches CelesTrak off
+STARLINK_NAMESPACE     namespace of the pipeline pods (default `starlink`)
+STARLINK_IMAGE_TAG     tag of the pipeline and dbt images (kubernetes mode; the Airflow image sets it)
+STARLINK_DBT_MANIFEST  dbt manifest.json the dbt tasks are rendered from (default: dbt/target/ of
+                       this checkout; the Airflow image sets its own)
+
+The datasets themselves come from the manifest: the dbt sources the pipeline loads carry
+`meta: {dataset: <name>}` (dbt/models/staging/*/_*__sources.yml), so the DAG has no list of its own
+to drift from the pipeline's (tests/test_contracts.py holds the two together).
 
 Why `local` is the default: the DAG must work wherever the repository is checked out (tests,
 `make airflow-run`, a laptop) with nothing configured; the cluster is the one place that is
@@ -16,11 +23,12 @@ local-mode task would fail at once instead of writing anywhere.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
+import re
 from pathlib import Path
 
-# The one list of datasets, in display order. `satcat` (CelesTrak) can be switched off by env.
-DATASETS: tuple[str, ...] = ("launches", "starlink", "satcat")
 EXECUTION_MODES: tuple[str, ...] = ("local", "kubernetes")
 
 # airflow/dags/starlink/config.py -> the repository root (also true in a git-sync checkout).
@@ -40,18 +48,42 @@ def execution() -> str:
 
 
 def datasets() -> tuple[str, ...]:
-    raw = _env("STARLINK_DATASETS")
+    """The datasets this DAG ingests: DATASETS, else every dataset the dbt project reads."""
+    manifest = manifest_path()
+    known = manifest_datasets(str(manifest), manifest.stat().st_mtime_ns)
+    raw = _env("DATASETS")
     if not raw:
-        return DATASETS
+        return known
     chosen = {d.strip().lower() for d in raw.split(",") if d.strip()}
-    unknown = sorted(chosen - set(DATASETS))
+    unknown = sorted(chosen - set(known))
     if unknown or not chosen:
-        raise ValueError(f"STARLINK_DATASETS={raw!r}: {unknown or 'nothing'} is not in {', '.join(DATASETS)}")
-    return tuple(d for d in DATASETS if d in chosen)
+        raise ValueError(f"DATASETS={raw!r}: {unknown or 'nothing'} is not in {', '.join(known)}")
+    return tuple(d for d in known if d in chosen)
+
+
+@functools.cache
+def manifest_datasets(manifest: str, mtime_ns: int = 0) -> tuple[str, ...]:
+    """The `meta.dataset` of the manifest's sources, sorted (cached per version of the file)."""
+    sources = json.loads(Path(manifest).read_text())["sources"].values()
+    found = sorted({s["meta"]["dataset"] for s in sources if "dataset" in s.get("meta", {})})
+    if not found:
+        raise ValueError(f"{manifest} has no dbt source with meta.dataset: rebuild it (`make manifest`)")
+    return tuple(found)
 
 
 def namespace() -> str:
     return _env("STARLINK_NAMESPACE") or "starlink"
+
+
+def image_tag() -> str:
+    """The tag of the pipeline and dbt images: the Airflow image's own (images/tag.sh)."""
+    tag = _env("STARLINK_IMAGE_TAG")
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag) or tag == "latest":
+        raise ValueError(
+            f"STARLINK_IMAGE_TAG={tag!r}: the kubernetes mode needs the images' tag (the Airflow image "
+            "sets it at build, `make images`), never `latest`"
+        )
+    return tag
 
 
 def manifest_path() -> Path:

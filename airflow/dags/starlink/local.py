@@ -1,22 +1,40 @@
-"""The embedded (local) mode's glue: dbt gets the same warehouse and lake as the CLI steps.
+"""The local mode's glue: dbt (through cosmos) gets the same warehouse and lake as the CLI steps,
+by asking the CLI, the one contract with the pipeline, as the pods get them from the Secrets.
 
-The CLI steps read WAREHOUSE_URL, LAKE_URL and DATA_DIR; dbt/profiles.yml reads WAREHOUSE_HOST and
-friends. Both are derived at run time (never at parse time) with the CLI's own code, so an unset
-WAREHOUSE_URL means the same embedded PostgreSQL under DATA_DIR for every step.
+- The warehouse: `starlink42k warehouse dbt-env` prints the variables dbt/profiles.yml reads, for
+  WAREHOUSE_URL or for the embedded PostgreSQL under DATA_DIR (started if needed).
+- The docs: `starlink42k publish-docs --from <target>` copies them into the lake, as the cluster's
+  docs pod does.
+Both run when a task runs, never when the DAG is parsed, from the repository root (the CLI's
+relative defaults, DATA_DIR and DBT_PROJECT_DIR, mean what they mean for `make run`).
 """
 
 from __future__ import annotations
 
-import os
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from . import config
 
 
-def data_dir() -> Path:
-    # The CLI's default is ./data; the local steps run from the repository root.
-    return (config.REPO_ROOT / (os.environ.get("DATA_DIR") or "data")).resolve()
+def executable(name: str) -> str:
+    """`name` beside this interpreter (the project's .venv), else from PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else name
+
+
+def cli(*args: str) -> str:
+    """Run the `starlink42k` CLI and return its standard output; its log lines go to the task log."""
+    result = subprocess.run(
+        [executable("starlink42k"), "--quiet", *args], cwd=config.REPO_ROOT, capture_output=True, text=True
+    )
+    sys.stderr.write(result.stderr)
+    if result.returncode != 0:
+        raise RuntimeError(f"starlink42k {' '.join(args)} failed (exit {result.returncode}): {result.stderr.strip()}")
+    return result.stdout
 
 
 def profile_config() -> Any:
@@ -30,28 +48,18 @@ def profile_config() -> Any:
 
 
 def warehouse_env(context: Any, operator: Any) -> None:
-    """cosmos interceptor: WAREHOUSE_URL (or the embedded server) as profiles.yml's variables."""
-    from starlink42k.warehouse import resolve
-
-    warehouse = resolve(os.environ.get("WAREHOUSE_URL") or None, data_dir())
-    operator.env = {**(operator.env or {}), **warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    """cosmos interceptor: the warehouse as profiles.yml's variables, from the CLI."""
+    dbt_env = json.loads(cli("warehouse", "dbt-env"))
+    operator.env = {**(operator.env or {}), **dbt_env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 
 
 def dbt_operator_args() -> dict[str, Any]:
-    # append_env: dbt sees the worker's environment (PATH, DATA_DIR, ...) plus the warehouse variables.
+    # append_env: dbt sees the worker's environment (PATH, DATA_DIR, DATASETS, TARGET_SATELLITES, ...)
+    # plus the warehouse variables.
     return {"append_env": True, "interceptors": [warehouse_env]}
 
 
-def lake() -> Any:
-    from starlink42k.lake import open_lake
-
-    url = os.environ.get("LAKE_URL") or (data_dir() / "lake").as_uri()
-    return open_lake(url, os.environ.get("S3_ENDPOINT_URL") or None)
-
-
 def publish_docs(project_dir: str, **_: Any) -> None:
-    """cosmos docs callback: the files the docs page needs to <lake>/dbt-docs/, as the cluster's
-    `starlink42k publish-docs` does."""
-    from starlink42k.transform import publish_docs as publish
-
-    publish(lake(), Path(project_dir) / "target")
+    """cosmos docs callback: the files the docs page needs to <lake>/dbt-docs/, by the same CLI
+    command as the cluster's docs pod."""
+    cli("publish-docs", "--from", str(Path(project_dir) / "target"))

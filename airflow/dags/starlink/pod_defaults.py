@@ -1,16 +1,17 @@
 """What every pipeline pod has in common, in one place: namespace, pinned images, resources, the
 security context Pod Security "restricted" demands, the ServiceAccount and the labels the
-NetworkPolicies select, logging and cleanup. A step is then `KubernetesPodOperator(**extractor_pod(),
+NetworkPolicies select, logging and cleanup. A step is then `KubernetesPodOperator(**pipeline_pod(),
 arguments=[...])` and the DAG file never mentions Kubernetes plumbing.
 
 Contracts with other parts of the repository:
-- images: `starlink42k/<name>:<IMAGE_TAG>`, built by `make images` (VERSION) and `kind load`ed,
-  hence pinned tags and IfNotPresent (never the `latest` tag, which makes Kubernetes pull Always);
+- images: `starlink42k/<name>:<tag>`, the tag the Airflow image was built with (STARLINK_IMAGE_TAG,
+  images/tag.sh), built by `make images` and `kind load`ed, hence IfNotPresent (never the `latest`
+  tag, which makes Kubernetes pull Always);
 - images/*/Dockerfile: uid RUN_AS_USER (10001), nothing written outside /tmp;
-- the extractor image: ENTRYPOINT `starlink42k`, and `python` with the starlink42k package (docs upload);
+- the pipeline image: ENTRYPOINT `starlink42k`, the CLI (every step, and the docs upload);
 - the dbt image: project at /opt/dbt, DBT_PROFILES_DIR set, no ENTRYPOINT (cosmos passes the
   whole `dbt ...` command as the container's arguments);
-- namespace, ServiceAccount and labels: charts/starlink-platform (rbac, networkpolicies).
+- namespace, ServiceAccount, labels and the settings ConfigMap: charts/starlink-platform.
 """
 
 from __future__ import annotations
@@ -21,11 +22,21 @@ from kubernetes.client import models as k8s
 
 from . import config, kube_secrets
 
-IMAGE_TAG = "0.1.0"
-EXTRACTOR_IMAGE = f"starlink42k/extractor:{IMAGE_TAG}"
-DBT_IMAGE = f"starlink42k/dbt:{IMAGE_TAG}"
+
+def pipeline_image() -> str:
+    return f"starlink42k/pipeline:{config.image_tag()}"
+
+
+def dbt_image() -> str:
+    return f"starlink42k/dbt:{config.image_tag()}"
+
+
 # Where the dbt image has the project; cosmos passes it as --project-dir.
 DBT_PROJECT_DIR = "/opt/dbt"
+# The pipeline's settings (DATASETS, TARGET_SATELLITES, ...): one ConfigMap of the platform chart,
+# as environment variables of every pipeline and dbt pod (dbt_project.yml reads them too).
+SETTINGS_CONFIGMAP = "pipeline-settings"
+SETTINGS = k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=SETTINGS_CONFIGMAP))
 
 SERVICE_ACCOUNT = "starlink-pipeline"
 RUN_AS_USER = 10001
@@ -54,7 +65,7 @@ CONTAINER_SECURITY_CONTEXT = k8s.V1SecurityContext(
 )
 
 # Sized on the sample data with headroom; limits keep a runaway step from starving the node.
-EXTRACTOR_RESOURCES = k8s.V1ResourceRequirements(
+PIPELINE_RESOURCES = k8s.V1ResourceRequirements(
     requests={"cpu": "100m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "1Gi"}
 )
 DBT_RESOURCES = k8s.V1ResourceRequirements(
@@ -62,7 +73,7 @@ DBT_RESOURCES = k8s.V1ResourceRequirements(
 )
 
 # Not secrets: where tools may write on a read-only filesystem, and the log format for Loki & co.
-EXTRACTOR_ENV = {
+PIPELINE_ENV = {
     "LOG_FORMAT": "json",
     "DATA_DIR": f"{TMP}/starlink42k",
     "HOME": TMP,
@@ -89,6 +100,7 @@ def _pod(component: str, image: str, resources: k8s.V1ResourceRequirements) -> d
         "container_security_context": CONTAINER_SECURITY_CONTEXT,
         "volumes": [TMP_VOLUME],
         "volume_mounts": [TMP_MOUNT],
+        "env_from": [SETTINGS],
         "container_resources": resources,
         # Pod logs stream into the task log (remote logging keeps them after the pod is gone).
         "get_logs": True,
@@ -123,6 +135,7 @@ def container(
         image_pull_policy="IfNotPresent",
         args=args,
         env=[*env(values), *(s.to_env_secret() for s in secrets)],
+        env_from=[SETTINGS],
         resources=resources,
         security_context=CONTAINER_SECURITY_CONTEXT,
         volume_mounts=[TMP_MOUNT],
@@ -130,11 +143,11 @@ def container(
     )
 
 
-def extractor_pod() -> dict[str, Any]:
+def pipeline_pod() -> dict[str, Any]:
     """Keyword arguments of a KubernetesPodOperator running the `starlink42k` CLI."""
     return {
-        **_pod("extractor", EXTRACTOR_IMAGE, EXTRACTOR_RESOURCES),
-        "env_vars": env(EXTRACTOR_ENV),
+        **_pod("pipeline", pipeline_image(), PIPELINE_RESOURCES),
+        "env_vars": env(PIPELINE_ENV),
         "secrets": list(kube_secrets.CLI),
     }
 
@@ -142,7 +155,7 @@ def extractor_pod() -> dict[str, Any]:
 def dbt_pod() -> dict[str, Any]:
     """Keyword arguments of a cosmos Kubernetes operator running dbt in the dbt image."""
     return {
-        **_pod("dbt", DBT_IMAGE, DBT_RESOURCES),
+        **_pod("dbt", dbt_image(), DBT_RESOURCES),
         "env_vars": env(DBT_ENV),
         "secrets": list(kube_secrets.DBT),
     }

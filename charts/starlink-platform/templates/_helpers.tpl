@@ -15,6 +15,25 @@ contract of their own and do not depend on the release name.
 {{- printf "%s-warehouse" (include "starlink.fullname" .) -}}
 {{- end -}}
 
+{{/*
+Names the DAGs and the Airflow values code against (airflow/dags/starlink/kube_secrets.py,
+pod_defaults.py, k8s/airflow-values.yaml), each defined here once; tests/test_contracts.py checks
+every name and key they use against a render of this chart.
+*/}}
+{{- define "starlink.secret.warehouse" -}}warehouse-credentials{{- end -}}
+{{- define "starlink.secret.lake" -}}lake-credentials{{- end -}}
+{{- define "starlink.secret.lakeConnection" -}}airflow-lake-connection{{- end -}}
+{{- define "starlink.secret.fernetKey" -}}airflow-fernet-key{{- end -}}
+{{- define "starlink.secret.apiSecretKey" -}}airflow-api-secret-key{{- end -}}
+{{- define "starlink.secret.jwtSecret" -}}airflow-jwt-secret{{- end -}}
+{{- define "starlink.secret.webserverSecretKey" -}}airflow-webserver-secret-key{{- end -}}
+{{- define "starlink.configMap.settings" -}}pipeline-settings{{- end -}}
+
+{{/* The warehouse's superuser password: read by the warehouse container only. */}}
+{{- define "starlink.secret.warehouseSuperuser" -}}
+{{- printf "%s-superuser" (include "starlink.warehouse.name" .) -}}
+{{- end -}}
+
 {{/* In-cluster DNS names, as written into the credentials Secrets. */}}
 {{- define "starlink.warehouse.host" -}}
 {{- printf "%s.%s.svc.%s" (include "starlink.warehouse.name" .) .Release.Namespace .Values.clusterDomain -}}

@@ -2,20 +2,36 @@
 
 They accept what the sources really send (numbers as numbers or numeric strings, both date formats
 the SpaceX API uses) and refuse anything else, so that a record is either typed or rejected.
+Each converter declares the PostgreSQL types it can fill (``pg_types``): a dataset's column table
+pairs them, and a mismatch fails at import (datasets.py).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
+
+Converter = Callable[[Any, str], Any]
 
 
 class Reject(ValueError):
     """A record cannot be typed; the message is the reason written to the rejects file."""
 
 
+def fills(*pg_types: str) -> Callable[[Converter], Converter]:
+    """Declare the PostgreSQL column types a converter's values fit."""
+
+    def mark(func: Converter) -> Converter:
+        func.pg_types = frozenset(pg_types)  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+@fills("text")
 def text(value: Any, field: str) -> str | None:
     if value is None:
         return None
@@ -24,6 +40,28 @@ def text(value: Any, field: str) -> str | None:
     raise Reject(f"{field}: expected a string, got {type(value).__name__} {value!r:.40}")
 
 
+@fills("text")
+def stripped(value: Any, field: str) -> str | None:
+    """Text without surrounding blanks (fixed-width codes such as SATCAT's)."""
+    result = text(value, field)
+    return result.strip() if result else result
+
+
+def one_of(choices: Iterable[str]) -> Converter:
+    """Text that must be one of ``choices`` (null allowed)."""
+    allowed = tuple(choices)
+
+    @fills("text")
+    def choice(value: Any, field: str) -> str | None:
+        result = text(value, field)
+        if result is not None and result not in allowed:
+            raise Reject(f"{field}: {result!r} is not one of {', '.join(allowed)}")
+        return result
+
+    return choice
+
+
+@fills("integer", "bigint")
 def integer(value: Any, field: str) -> int | None:
     if value is None or value == "":
         return None
@@ -38,6 +76,7 @@ def integer(value: Any, field: str) -> int | None:
     raise Reject(f"{field}: expected an integer, got {value!r:.40}")
 
 
+@fills("double precision")
 def number(value: Any, field: str) -> float | None:
     if value is None or value == "":
         return None
@@ -52,6 +91,7 @@ def number(value: Any, field: str) -> float | None:
     return result
 
 
+@fills("boolean")
 def boolean(value: Any, field: str) -> bool | None:
     if value is None:
         return None
@@ -64,6 +104,7 @@ def boolean(value: Any, field: str) -> bool | None:
     raise Reject(f"{field}: expected a boolean (true/false/0/1), got {value!r:.40}")
 
 
+@fills("timestamptz")
 def timestamp(value: Any, field: str) -> datetime | None:
     """``2020-10-13 02:56:59.566560``, ``2020-10-13T02:56:59Z``, ``...+02:00``, or a date; UTC."""
     if value is None or value == "":
@@ -79,6 +120,7 @@ def timestamp(value: Any, field: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+@fills("date")
 def day(value: Any, field: str) -> date | None:
     """A calendar date; a date-time is accepted and cut to its UTC date."""
     if value is None or value == "":
@@ -94,27 +136,33 @@ def day(value: Any, field: str) -> date | None:
     raise Reject(f"{field}: {value!r:.40} is not a date (YYYY-MM-DD)")
 
 
-def json_text(value: Any, field: str, kind: type = list) -> str | None:
+def _json_text(value: Any) -> str:
     """Nested values stay JSON text (never a Python repr), so that the warehouse can parse them."""
-    if value is None:
-        return None
-    if not isinstance(value, kind):
-        raise Reject(f"{field}: expected a JSON {kind.__name__}, got {type(value).__name__}")
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def csv_field(value: Any) -> str:
-    """One field for PostgreSQL's CSV COPY: NULL is an empty unquoted field, text is always quoted."""
-    if value is None:
-        return ""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return '"' + str(value).replace('"', '""') + '"'
+@fills("jsonb")
+def json_list(value: Any, field: str) -> str | None:
+    """A JSON array, kept as JSON text; a missing array is an empty one."""
+    value = [] if value is None else value
+    if not isinstance(value, list):
+        raise Reject(f"{field}: expected a JSON list, got {type(value).__name__}")
+    return _json_text(value)
+
+
+@fills("jsonb")
+def json_objects(value: Any, field: str) -> str | None:
+    """A JSON array of objects, kept as JSON text; a missing array is an empty one."""
+    value = [] if value is None else value
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise Reject(f"{field}: expected a list of objects")
+    return _json_text(value)
+
+
+@fills("integer")
+def count(value: Any, field: str) -> int:
+    """How many items a JSON array holds; a missing array holds none."""
+    value = [] if value is None else value
+    if not isinstance(value, list):
+        raise Reject(f"{field}: expected a JSON list, got {type(value).__name__}")
+    return len(value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -44,6 +45,11 @@ def timed(logger: logging.Logger, name: str, message: str = "", **fields: Any) -
         raise
     seconds = round(time.perf_counter() - started, 3)
     event(logger, f"{name}.done", f"{message} ({seconds:.1f}s)", seconds=seconds, **fields, **result)
+
+
+def masked_url(url: str) -> str:
+    """A URL without its password (postgresql://user:***@host/db), for logs and messages."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 def _redact(fields: dict[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 ``raw.<dataset>`` is partitioned by ``ds`` (one partition per logical date). A load streams the
 curated CSV with COPY into a new table, then swaps it in as that ds's partition, all in one
 transaction: a failure at any point leaves the previous partition as it was, a rerun gives the
-same rows, other ds are never touched. ``raw.load_log`` records each load (for dbt's freshness
-checks and for staging to find the newest ds).
+same rows, other ds are never touched. ``raw.load_log`` records each load in that transaction:
+what was loaded and where and when the source was fetched (dbt's staging finds the newest ds
+there, the report the provenance of its sources).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from .datasets import DATASETS, Dataset
 from .errors import ConfigError, WarehouseError
-from .log import event, get_logger
+from .log import event, get_logger, masked_url
 
 log = get_logger("load")
 # pgserver's platformdirs warns on every server start where XDG_RUNTIME_DIR is unset (CI, containers).
@@ -57,7 +58,7 @@ class Warehouse:
 
     def display_url(self) -> str:
         """The URL without its password, for logs and messages."""
-        return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", self.url)
+        return masked_url(self.url)
 
 
 def embedded_url(pgdata: Path) -> str:
@@ -143,8 +144,13 @@ def create_raw_tables(conn: psycopg.Connection) -> None:
                    sha256 text not null, source_uri text not null,
                    loaded_at timestamptz not null default now(), primary key (dataset, ds))"""
         )
+        # Provenance of each load's snapshot (added after the first release: older logs lack them).
+        conn.execute(
+            "alter table raw.load_log add column if not exists fetched_from text,"
+            " add column if not exists fetched_at timestamptz"
+        )
         for spec in DATASETS.values():
-            columns = [sql.SQL("{} {}").format(_ident(n, "column"), sql.SQL(t)) for n, t in spec.columns]
+            columns = [sql.SQL("{} {}").format(_ident(c.name, "column"), sql.SQL(c.type)) for c in spec.columns]
             conn.execute(
                 sql.SQL("create table if not exists {} ({}, ds date not null) partition by list (ds)").format(
                     sql.Identifier(SCHEMA, spec.name), sql.SQL(", ").join(columns)
@@ -203,6 +209,8 @@ def load_csv(
     expected_rows: int,
     expected_sha256: str,
     source_uri: str,
+    fetched_from: str | None = None,
+    fetched_at: str | None = None,
 ) -> LoadResult:
     """Replace partition ``ds`` of ``raw.<dataset>`` with the CSV in ``stream``, atomically."""
     names, header = read_header(stream, source_uri)
@@ -257,10 +265,12 @@ def load_csv(
             )
         )
         conn.execute(
-            """insert into raw.load_log (dataset, ds, rows, sha256, source_uri) values (%s, %s, %s, %s, %s)
+            """insert into raw.load_log (dataset, ds, rows, sha256, source_uri, fetched_from, fetched_at)
+               values (%s, %s, %s, %s, %s, %s, %s)
                on conflict (dataset, ds) do update set rows = excluded.rows, sha256 = excluded.sha256,
-                   source_uri = excluded.source_uri, loaded_at = now()""",
-            (dataset.name, ds, rows, expected_sha256, source_uri),
+                   source_uri = excluded.source_uri, fetched_from = excluded.fetched_from,
+                   fetched_at = excluded.fetched_at, loaded_at = now()""",
+            (dataset.name, ds, rows, expected_sha256, source_uri, fetched_from, fetched_at),
         )
     return LoadResult(rows=rows, sha256=expected_sha256, partition=f"{SCHEMA}.{final}")
 

@@ -1,8 +1,9 @@
 """The `transform` step: `dbt build` of the project in dbt/ against the warehouse.
 
 In the cluster dbt runs in its own image through astronomer-cosmos; this is the embedded path
-(`make run`, tests) and runs the same project with the same profile, reading the connection from
-the environment variables profiles.yml names.
+(`make run`, tests) and runs the same project the same way: the connection in the variables
+profiles.yml reads, the run's settings in the variables dbt_project.yml's vars read (the one
+definition of dbt's vars), and only the run's logical date as `--vars`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import sys
 from pathlib import Path
 
 from . import warehouse as wh
+from .context import Context
 from .errors import ConfigError, PipelineError
 from .lake import Lake
 from .log import event, get_logger, is_json, timed
-from .steps import Context
 
 log = get_logger("transform")
 
@@ -34,19 +35,18 @@ def dbt_executable() -> str:
     return found
 
 
+def settings_env(ctx: Context) -> dict[str, str]:
+    """The run's settings dbt_project.yml reads with env_var(), as the cluster's pods get them."""
+    return {"DATASETS": ",".join(ctx.settings.datasets), "TARGET_SATELLITES": str(ctx.settings.target_satellites)}
+
+
 def dbt(ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None = None) -> None:
     """Run one dbt command; its own progress lines stream to stderr."""
     project = ctx.settings.dbt_project_dir
     if not (project / "dbt_project.yml").exists():
         raise ConfigError(f"DBT_PROJECT_DIR={project} has no dbt_project.yml")
     state = ctx.settings.data_dir / "dbt"
-    dbt_vars = {
-        **({"ds": ds} if ds else {}),
-        # the run's settings that change results: the same for a build and a backtest
-        "use_satcat": "satcat" in ctx.settings.datasets,
-        "target_satellites": ctx.settings.target_satellites,
-        **(extra_vars or {}),
-    }
+    dbt_vars = {**({"ds": ds} if ds else {}), **(extra_vars or {})}
     command = [
         dbt_executable(),
         *args,
@@ -61,7 +61,7 @@ def dbt(ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None
     ]
     command += ["--vars", json.dumps(dbt_vars)]
     command.append("--use-colors" if sys.stderr.isatty() else "--no-use-colors")
-    env = {**os.environ, **ctx.warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {**os.environ, **settings_env(ctx), **ctx.warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:  # dbt's own progress lines, one log event each in JSON mode
@@ -80,11 +80,7 @@ def transform(ctx: Context, ds: str) -> None:
     with timed(log, "transform", "dbt build: staging → intermediate → marts", ds=ds):
         with wh.session(ctx.warehouse) as conn:  # dbt's sources must exist, loaded or not
             wh.create_raw_tables(conn)
-        dbt_vars = {
-            "use_satcat": "satcat" in ctx.settings.datasets,
-            "target_satellites": ctx.settings.target_satellites,
-        }
-        dbt(ctx, "build", ds=ds, extra_vars=dbt_vars)
+        dbt(ctx, "build", ds=ds)
 
 
 DOCS_FILES = ("index.html", "manifest.json", "catalog.json")

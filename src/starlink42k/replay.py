@@ -1,20 +1,21 @@
 """A local HTTP server that answers like the SpaceX API v4 and CelesTrak's SATCAT, from files.
 
-Used by the tests (with scripted faults: 429, 5xx, slow answers, bad bodies), by ``make demo``
-(bundled sample data) and by the container tests. It implements what the pipeline relies on:
-``POST /v4/<route>/query`` with mongoose-paginate-v2 paging and sorting, ``GET /v4/<route>``, and
-``GET /satcat/records.php`` in JSON and CSV.
+Used by ``make demo`` and ``starlink42k replay`` (bundled sample data), by the Airflow and
+container runs, and by the tests (tests/support/replay.py adds scripted faults and a request log
+on top: ``answer`` and ``send`` are the two places a subclass changes). It implements what the
+pipeline relies on: ``POST /v4/<route>/query`` with mongoose-paginate-v2 paging and sorting,
+``GET /v4/<route>``, and ``GET /satcat/records.php`` in JSON and CSV.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import gzip
+import io
 import json
 import math
 import threading
-import time
-from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,13 +28,11 @@ SAMPLE_DIR = Path(__file__).parent / "sample_data"
 
 
 @dataclass
-class Fault:
-    """One scripted answer that replaces the normal one for the next matching request."""
-
-    status: int = 200
+class Reply:
+    status: int
+    content_type: str
+    body: bytes
     headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | None = None  # raw body; None keeps the normal body (with this status)
-    delay: float = 0.0  # seconds to wait before answering (longer than the client timeout = timeout)
 
 
 def _lookup(doc: Any, path: str) -> Any:
@@ -101,9 +100,6 @@ def paginate(docs: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]
 
 
 def _satcat_csv(records: list[dict[str, Any]]) -> bytes:
-    import csv
-    import io
-
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(FIELDS)
@@ -124,9 +120,6 @@ class ReplayServer:
     ):
         self.spacex = spacex or {}
         self.satcat = satcat or []
-        self.faults: dict[str, deque[Fault]] = {}
-        self.requests: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), self._handler())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -154,18 +147,6 @@ class ReplayServer:
     def spacex_url(self) -> str:
         return f"{self.url}/v4"
 
-    def add_fault(self, path: str, *faults: Fault) -> None:
-        """Script answers for requests whose path starts with ``path`` (e.g. ``/v4/starlink``)."""
-        with self._lock:
-            self.faults.setdefault(path, deque()).extend(faults)
-
-    def _next_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for prefix, queue in self.faults.items():
-                if path.startswith(prefix) and queue:
-                    return queue.popleft()
-        return None
-
     def start(self) -> ReplayServer:
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="replay", daemon=True
@@ -184,6 +165,23 @@ class ReplayServer:
         self.stop()
 
     # --- request handling ---
+
+    def answer(self, method: str, path: str, query: str, body: bytes) -> Reply:
+        """The reply to one request (a test double overrides it to script faults)."""
+        return Reply(*self._route(method, path, parse_qs(query), body))
+
+    def send(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+        """Write the reply (a test double overrides it to cut a body short)."""
+        try:
+            handler.send_response(reply.status)
+            handler.send_header("Content-Type", reply.content_type)
+            handler.send_header("Content-Length", str(len(reply.body)))
+            for k, v in reply.headers.items():
+                handler.send_header(k, v)
+            handler.end_headers()
+            handler.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout)
+            pass
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, str, bytes]:
         parts = [p for p in path.split("/") if p]
@@ -230,34 +228,14 @@ class ReplayServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read .requests
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
 
             def _serve(self, method: str) -> None:
                 parsed = urlparse(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                with server._lock:
-                    server.requests.append({"method": method, "path": parsed.path, "query": parsed.query, "body": body})
-                status, ctype, payload = server._route(method, parsed.path, parse_qs(parsed.query), body)
-                fault = server._next_fault(parsed.path)
-                headers: dict[str, str] = {}
-                if fault:
-                    if fault.delay:
-                        time.sleep(fault.delay)
-                    status, headers = fault.status, fault.headers
-                    if fault.body is not None:
-                        payload = fault.body
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", ctype)
-                    self.send_header("Content-Length", str(len(payload)))
-                    for k, v in headers.items():
-                        self.send_header(k, v)
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
-                    pass
+                server.send(self, server.answer(method, parsed.path, parsed.query, body))
 
             def do_GET(self) -> None:
                 self._serve("GET")

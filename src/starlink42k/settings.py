@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .datasets import NAMES as ALL_DATASETS
 from .errors import ConfigError
+from .log import masked_url
 
 PUBLIC_SPACEX_API = "https://api.spacexdata.com/v4"
 PUBLIC_CELESTRAK = "https://celestrak.org"
@@ -21,7 +23,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "SPACEX_API_URL": (PUBLIC_SPACEX_API, "SpaceX API v4 base URL"),
     "CELESTRAK_URL": (PUBLIC_CELESTRAK, "CelesTrak base URL (SATCAT)"),
     "CELESTRAK_FORMAT": ("json", "SATCAT format to fetch: `json` or `csv`"),
-    "DATASETS": ("launches,starlink,satcat", "datasets `run` ingests; drop `satcat` to switch CelesTrak off"),
+    "DATASETS": (",".join(ALL_DATASETS), "datasets `run` ingests; drop `satcat` to switch CelesTrak off"),
     "DATA_DIR": ("./data", "local state: embedded warehouse, local lake, dbt target"),
     "LAKE_URL": ("file://$DATA_DIR/lake", "lake: `file:///abs/path` or `s3://bucket/prefix`"),
     "S3_ENDPOINT_URL": ("(AWS)", "S3 API endpoint, e.g. MinIO `http://localhost:9000`"),
@@ -34,17 +36,15 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "REJECT_THRESHOLD": ("0.01", "fraction of rejected records above which `to-csv` fails"),
     "STALE_AFTER_DAYS": ("30", "source older than this is reported as stale"),
     "TARGET_SATELLITES": ("42000", "constellation size the forecast aims at"),
-    "DBT_PROJECT_DIR": ("./dbt", "the dbt project `transform` builds"),
+    "DBT_PROJECT_DIR": ("./dbt", "the dbt project `transform` builds (the dbt image sets /opt/dbt)"),
     "LOG_FORMAT": ("text (json in Kubernetes)", "`text` or `json` log lines on stderr"),
     "SAMPLE_DATA": ("0", "1 marks the answer as sample data (set by `make demo`)"),
 }
 
-ALL_DATASETS = ("launches", "starlink", "satcat")
 
-
-def _project_root() -> Path:
-    """The repository root when running from a checkout (images/extractor/starlink42k/..)."""
-    return Path(__file__).resolve().parents[3]
+def variable_names() -> list[str]:
+    """Every environment variable the pipeline reads (the table lists AWS's two on one row)."""
+    return [name for row in VARIABLES for name in row.split(" / ")]
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,8 @@ class Settings:
             value = env.get(name, "").strip()
             return value or default
 
-        def number(name: str, default: str, kind: type, minimum: float, maximum: float) -> float:
-            raw = get(name, default)
+        def number(name: str, kind: type, minimum: float, maximum: float) -> float:
+            raw = get(name, VARIABLES[name][0])
             try:
                 value = kind(raw)
             except ValueError:
@@ -95,7 +95,9 @@ class Settings:
         unknown = [d for d in datasets if d not in ALL_DATASETS]
         if unknown or not datasets:
             raise ConfigError(f"DATASETS has {unknown or 'nothing'}; choose from {', '.join(ALL_DATASETS)}")
-        dbt_dir = Path(get("DBT_PROJECT_DIR", str(_project_root() / "dbt"))).expanduser().resolve()
+        # Relative defaults are relative to the working directory, like DATA_DIR: the repository
+        # root for `make run`; in an image, where there is no checkout, the variable is set.
+        dbt_dir = Path(get("DBT_PROJECT_DIR", "dbt")).expanduser().resolve()
         return cls(
             spacex_api_url=_http_url("SPACEX_API_URL", get("SPACEX_API_URL", PUBLIC_SPACEX_API)),
             celestrak_url=_http_url("CELESTRAK_URL", get("CELESTRAK_URL", PUBLIC_CELESTRAK)),
@@ -105,16 +107,39 @@ class Settings:
             lake_url=lake_url,
             s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
             warehouse_url=env.get("WAREHOUSE_URL") or None,
-            http_timeout=number("HTTP_TIMEOUT", "30", float, 0.01, 600),
-            http_max_attempts=int(number("HTTP_MAX_ATTEMPTS", "5", int, 1, 20)),
-            http_backoff_seconds=number("HTTP_BACKOFF_SECONDS", "1", float, 0, 60),
-            spacex_page_size=int(number("SPACEX_PAGE_SIZE", "500", int, 1, 10000)),
-            reject_threshold=number("REJECT_THRESHOLD", "0.01", float, 0, 1),
-            stale_after_days=int(number("STALE_AFTER_DAYS", "30", int, 0, 100000)),
-            target_satellites=int(number("TARGET_SATELLITES", "42000", int, 1, 10_000_000)),
+            http_timeout=number("HTTP_TIMEOUT", float, 0.01, 600),
+            http_max_attempts=int(number("HTTP_MAX_ATTEMPTS", int, 1, 20)),
+            http_backoff_seconds=number("HTTP_BACKOFF_SECONDS", float, 0, 60),
+            spacex_page_size=int(number("SPACEX_PAGE_SIZE", int, 1, 10000)),
+            reject_threshold=number("REJECT_THRESHOLD", float, 0, 1),
+            stale_after_days=int(number("STALE_AFTER_DAYS", int, 0, 100000)),
+            target_satellites=int(number("TARGET_SATELLITES", int, 1, 10_000_000)),
             dbt_project_dir=dbt_dir,
             sample_data=get("SAMPLE_DATA", "0").lower() in ("1", "true", "yes"),
         )
+
+    def effective(self) -> dict[str, str]:
+        """Each setting's value as this run uses it (`starlink42k config`); never a credential."""
+        warehouse = self.warehouse_url and masked_url(self.warehouse_url)
+        return {
+            "SPACEX_API_URL": self.spacex_api_url,
+            "CELESTRAK_URL": self.celestrak_url,
+            "CELESTRAK_FORMAT": self.celestrak_format,
+            "DATASETS": ",".join(self.datasets),
+            "DATA_DIR": str(self.data_dir),
+            "LAKE_URL": self.lake_url,
+            "S3_ENDPOINT_URL": self.s3_endpoint_url or "",
+            "WAREHOUSE_URL": warehouse or f"(embedded, in {self.data_dir / 'warehouse'})",
+            "HTTP_TIMEOUT": f"{self.http_timeout:g}",
+            "HTTP_MAX_ATTEMPTS": str(self.http_max_attempts),
+            "HTTP_BACKOFF_SECONDS": f"{self.http_backoff_seconds:g}",
+            "SPACEX_PAGE_SIZE": str(self.spacex_page_size),
+            "REJECT_THRESHOLD": f"{self.reject_threshold:g}",
+            "STALE_AFTER_DAYS": str(self.stale_after_days),
+            "TARGET_SATELLITES": str(self.target_satellites),
+            "DBT_PROJECT_DIR": str(self.dbt_project_dir),
+            "SAMPLE_DATA": "1" if self.sample_data else "0",
+        }
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:

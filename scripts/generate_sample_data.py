@@ -1,6 +1,7 @@
 """Generate the SYNTHETIC sample data that ``make demo`` replays instead of the real APIs.
 
-Run ``python images/extractor/starlink42k/sample_data/generate.py`` to rewrite, beside this file:
+Run ``python scripts/generate_sample_data.py`` to rewrite, in ``src/starlink42k/sample_data/`` (where
+``make demo`` and ``starlink42k replay`` read them):
 
 * ``spacex_launches.json.gz``  what ``GET /v4/launches`` of the SpaceX API returns: a JSON array of
   about 205 launch documents, flight 1 (FalconSat, 2006) to a handful still marked ``upcoming``,
@@ -11,7 +12,6 @@ Run ``python images/extractor/starlink42k/sample_data/generate.py`` to rewrite, 
 * ``celestrak_satcat.json.gz`` what CelesTrak's ``/satcat/records.php?NAME=STARLINK&FORMAT=JSON``
   returns on 2026-11-20: the same satellites (same NORAD number, COSPAR id, name, launch date and
   decay date) plus those of every Starlink launch after the SpaceX API froze.
-* ``celestrak_satcat.csv.gz``  the same SATCAT records in CelesTrak's CSV format (RFC 4180, CRLF).
 
 None of it is real data: launches, dates, names, catalogue numbers, orbits, decays and ids are
 drawn by this script from a fixed seed. What it models is the *shape* of the real sources (field
@@ -32,7 +32,7 @@ names, order, types, date formats and their quirks) and their *scale*:
 Conventions followed: COSPAR ids are ``YYYY-NNNP`` with piece letters skipping I and O; NORAD
 numbers rise with launch date; a satellite's LAUNCH_DATE is the UTC date of its launch.
 
-Standard library and the project's own SATCAT field list (run it with the project's venv);
+Standard library only;
 output is byte-for-byte reproducible (fixed seed, gzip mtime 0, fixed gzip header). Run with
 ``--check`` to regenerate in memory and compare with the files on disk.
 """
@@ -40,8 +40,6 @@ output is byte-for-byte reproducible (fixed seed, gzip mtime 0, fixed gzip heade
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import itertools
 import json
 import math
@@ -56,9 +54,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from starlink42k.sources.celestrak import FIELDS
-
-OUT_DIR = Path(__file__).resolve().parent
+OUT_DIR = Path(__file__).resolve().parents[1] / "src" / "starlink42k" / "sample_data"
 SEED = 42_000
 API_FREEZE = datetime(2022, 11, 3, 6, 0, tzinfo=UTC)  # the SpaceX API's last refresh
 SATCAT_DAY = date(2026, 11, 20)  # the day the CelesTrak snapshot was taken
@@ -1416,24 +1412,6 @@ def satcat_records(launches: list[SLaunch]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda x: x["NORAD_CAT_ID"])
 
 
-def satcat_csv(records: list[dict[str, Any]]) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(FIELDS)
-    for rec in records:
-        row = []
-        for f in FIELDS:
-            v = rec[f]
-            if v is None:
-                row.append("")
-            elif f in ("PERIOD", "INCLINATION"):
-                row.append(f"{v:.2f}")
-            else:
-                row.append(str(v))
-        w.writerow(row)
-    return buf.getvalue().encode("utf-8")
-
-
 # --- checks, output, summary ---------------------------------------------------------------------
 
 
@@ -1551,7 +1529,6 @@ def build() -> tuple[dict[str, bytes], dict[str, Any]]:
         "spacex_launches.json.gz": gzip_bytes(js_json(launches).encode("utf-8")),
         "spacex_starlink.json.gz": gzip_bytes(js_json(starlink).encode("utf-8")),
         "celestrak_satcat.json.gz": gzip_bytes(dumps(satcat)),
-        "celestrak_satcat.csv.gz": gzip_bytes(satcat_csv(satcat)),
     }
     return files, {"launches": launches, "starlink": starlink, "satcat": satcat}
 
@@ -1606,7 +1583,7 @@ def summary(data: dict[str, Any], files: dict[str, bytes]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with the files on disk; write nothing")
-    parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder (default: beside this script)")
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder (default: the package's sample_data/)")
     args = parser.parse_args(argv)
     files, data = build()
     if args.check:

@@ -1,4 +1,5 @@
-"""The pipeline's steps, each for one dataset and one logical date (ds).
+"""Ingest: the steps that bring one dataset, for one logical date (ds), from its source into the
+warehouse's raw schema.
 
 extract  source API → lake raw/<source>/<dataset>/ds=<ds>/<dataset>.json (+ _manifest.json)
 to-csv   lake raw → lake curated/<source>/<dataset>/ds=<ds>/<dataset>.csv (+ rejects, manifest)
@@ -12,8 +13,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -22,44 +21,14 @@ import psycopg
 from . import datasets
 from . import lake as lakes
 from . import warehouse as wh
+from .context import Context
 from .curate import check_rejects, rejects_jsonl, write_csv_file
 from .errors import LakeError, SourceResponseError, WarehouseError
-from .http_client import HttpClient, RetryPolicy
 from .log import event, get_logger, timed
-from .settings import Settings
 from .sources import celestrak, spacex
 from .sources.snapshot import Snapshot, utc_now_iso
 
-log = get_logger("steps")
-
-
-@dataclass
-class Context:
-    """What every step needs, built lazily so that a step only touches what it uses."""
-
-    settings: Settings
-    _warehouse: wh.Warehouse | None = field(default=None, repr=False)
-
-    @cached_property
-    def lake(self) -> lakes.LocalLake | lakes.S3Lake:
-        return lakes.open_lake(self.settings.lake_url, self.settings.s3_endpoint_url)
-
-    @cached_property
-    def http(self) -> HttpClient:
-        s = self.settings
-        return HttpClient(
-            RetryPolicy(
-                max_attempts=s.http_max_attempts,
-                backoff_seconds=s.http_backoff_seconds,
-                timeout_seconds=s.http_timeout,
-            )
-        )
-
-    @property
-    def warehouse(self) -> wh.Warehouse:
-        if self._warehouse is None:
-            self._warehouse = wh.resolve(self.settings.warehouse_url, self.settings.data_dir)
-        return self._warehouse
+log = get_logger("ingest")
 
 
 # --- extract -------------------------------------------------------------------------------------
@@ -171,6 +140,8 @@ def to_csv(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
                     "excluded": result.excluded,
                     "columns": spec.column_names,
                     "raw_sha256": raw_manifest["sha256"],
+                    # where and when the snapshot was fetched: load records both in raw.load_log
+                    "source_url": raw_manifest.get("source_url"),
                     "fetched_at": raw_manifest.get("fetched_at"),
                     "created_at": utc_now_iso(),
                 },
@@ -207,6 +178,8 @@ def load(ctx: Context, dataset: str, ds: str) -> wh.LoadResult:
                     expected_rows=manifest["rows"],
                     expected_sha256=manifest["sha256"],
                     source_uri=uri,
+                    fetched_from=manifest.get("source_url"),
+                    fetched_at=manifest.get("fetched_at"),
                 )
             except psycopg.Error as exc:
                 detail = str(exc).strip().splitlines()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from .convert import Reject
 from .datasets import Dataset
 from .errors import DataQualityError
-from .values import Reject, csv_field
 
 
 @dataclass
@@ -22,6 +23,21 @@ class CurateResult:
     @property
     def total(self) -> int:
         return self.rows + len(self.rejects)
+
+
+def csv_field(value: Any) -> str:
+    """One field for PostgreSQL's CSV COPY: NULL is an empty unquoted field, text is always quoted."""
+    if value is None:
+        return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return '"' + str(value).replace('"', '""') + '"'
 
 
 def write_csv(dataset: Dataset, docs: Iterable[Any], out: IO[str]) -> CurateResult:

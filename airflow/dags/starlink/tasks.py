@@ -1,6 +1,6 @@
 """The pipeline's steps as Airflow tasks, in either execution mode (config.execution()):
 
-kubernetes  every CLI step is a pod from the extractor image; dbt runs in the dbt image through
+kubernetes  every CLI step is a pod from the pipeline image; dbt runs in the dbt image through
             cosmos' ExecutionMode.WATCHER_KUBERNETES (one `dbt build` pod; a sensor per model and
             per model's tests);
 local       every CLI step is a subprocess of the `starlink42k` CLI of this checkout's virtualenv;
@@ -8,14 +8,12 @@ local       every CLI step is a subprocess of the `starlink42k` CLI of this chec
 
 Both modes run the same commands with the same `--ds`, read the same environment variable names
 and produce the same lake and warehouse contents, so `make airflow-run` exercises the DAG the
-cluster runs.
+cluster runs. The CLI is the only way they reach the pipeline: nothing here imports it.
 """
 
 from __future__ import annotations
 
 import shlex
-import sys
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -26,19 +24,15 @@ DS = "{{ ds }}"
 
 
 def dbt_vars() -> dict[str, Any]:
-    """dbt's vars, rendered by cosmos into `--vars`, as the CLI's `transform` passes them: `ds` makes
-    staging read the newest snapshot loaded on or before this run's ds (a rerun or backfill of an
-    old ds rebuilds exactly what that day saw); `use_satcat` follows STARLINK_DATASETS."""
-    return {"ds": DS, "use_satcat": "satcat" in config.datasets()}
+    """dbt's `--vars`, rendered by cosmos, as the CLI's `transform` passes them: only the run's `ds`,
+    which makes staging read the newest snapshot loaded on or before it (a rerun or backfill of an
+    old ds rebuilds exactly what that day saw). Every other var is defined in dbt_project.yml from
+    the pipeline's settings in the environment (DATASETS, TARGET_SATELLITES): the worker's in local
+    mode, the settings ConfigMap in pods."""
+    return {"ds": DS}
 
 
 DBT_PROJECT_NAME = "starlink42k"
-
-
-def _venv_executable(name: str) -> str:
-    """`name` beside this interpreter (the project's .venv), else from PATH."""
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else name
 
 
 def cli(command: str, dataset: str | None = None) -> BaseOperator:
@@ -51,15 +45,17 @@ def cli(command: str, dataset: str | None = None) -> BaseOperator:
         from . import pod_defaults
 
         # The image's ENTRYPOINT is the CLI: only arguments.
-        return KubernetesPodOperator(task_id=task_id, arguments=arguments, **pod_defaults.extractor_pod())
+        return KubernetesPodOperator(task_id=task_id, arguments=arguments, **pod_defaults.pipeline_pod())
 
     from airflow.providers.standard.operators.bash import BashOperator
+
+    from . import local
 
     # Inherits the worker's environment (SPACEX_API_URL, LAKE_URL, WAREHOUSE_URL, DATA_DIR, ...);
     # runs from the repository root so relative defaults mean what they mean for `make run`.
     return BashOperator(
         task_id=task_id,
-        bash_command=shlex.join([_venv_executable("starlink42k"), *arguments]),
+        bash_command=shlex.join([local.executable("starlink42k"), *arguments]),
         cwd=str(config.REPO_ROOT),
     )
 
@@ -101,7 +97,7 @@ def dbt_build(group_id: str = "dbt") -> Any:
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.LOCAL,
             invocation_mode=InvocationMode.SUBPROCESS,
-            dbt_executable_path=_venv_executable("dbt"),
+            dbt_executable_path=local.executable("dbt"),
             dbt_project_path=config.DBT_PROJECT_DIR,
         ),
         # One `dbt build --select <model>` per model (the model and its tests: half the processes of
@@ -122,4 +118,4 @@ def dbt_docs(task_id: str = "dbt_docs") -> BaseOperator:
 
     if config.execution() == "kubernetes":
         return dbt_docs.kubernetes_task(task_id, dbt_vars())
-    return dbt_docs.local_task(task_id, dbt_vars(), _venv_executable("dbt"))
+    return dbt_docs.local_task(task_id, dbt_vars())

@@ -1,0 +1,226 @@
+"""``starlink42k``: one command per pipeline step, and ``run`` for all of them in order.
+
+This is the pipeline image's entrypoint, and the only contract between Airflow and the pipeline:
+Airflow runs ``starlink42k <step> --ds {{ ds }}`` in a pod, or as a local process; ``make run``
+runs ``starlink42k run``. Logs go to stderr, the answer to stdout.
+Exit codes: 0 done, 1 the pipeline failed (the message says why), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from . import __version__, pipeline
+from . import log as logs
+from .answer import Answer
+from .context import Context
+from .datasets import NAMES as DATASETS
+from .errors import PipelineError
+from .report import summary_text
+from .settings import VARIABLES, Settings
+
+logger = logs.get_logger("cli")
+
+
+def _ds(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--ds {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def today_utc() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+def print_answer(answer: Answer) -> None:
+    print(summary_text(answer))
+    files = answer.files
+    print(f"\nanswer: {files['answer.json']}\nchart:  {files['chart.png']}\nreport: {files['report.md']}")
+
+
+def print_warehouse(ctx: Context) -> None:
+    if ctx.warehouse.embedded:
+        print(f"warehouse: psql '{ctx.warehouse.url}'")
+        print("  (the embedded PostgreSQL keeps running for psql; `make stop` stops it)")
+
+
+# --- commands: each maps the parsed arguments onto one pipeline function ---------------------------
+
+
+def cmd_extract(ctx: Context, args: argparse.Namespace) -> None:
+    pipeline.extract(ctx, args.dataset, args.ds)
+
+
+def cmd_to_csv(ctx: Context, args: argparse.Namespace) -> None:
+    pipeline.to_csv(ctx, args.dataset, args.ds)
+
+
+def cmd_load(ctx: Context, args: argparse.Namespace) -> None:
+    pipeline.load(ctx, args.dataset, args.ds)
+
+
+def cmd_transform(ctx: Context, args: argparse.Namespace) -> None:
+    pipeline.transform(ctx, args.ds)
+
+
+def cmd_report(ctx: Context, args: argparse.Namespace) -> None:
+    print_answer(pipeline.report(ctx, args.ds))
+
+
+def cmd_run(ctx: Context, args: argparse.Namespace) -> None:
+    print_answer(pipeline.run(ctx, args.ds))
+    print_warehouse(ctx)
+
+
+def cmd_demo(ctx: Context, args: argparse.Namespace) -> None:
+    demo_ctx, answer = pipeline.demo(ctx.settings, args.ds)
+    print_answer(answer)
+    print_warehouse(demo_ctx)
+
+
+def cmd_backtest(ctx: Context, args: argparse.Namespace) -> None:
+    print(pipeline.backtest(ctx, args.ds, args.cutoff, args.horizon))
+
+
+def cmd_publish_docs(ctx: Context, args: argparse.Namespace) -> None:
+    source = args.source or os.environ.get("DBT_TARGET_PATH") or ctx.settings.data_dir / "dbt" / "target"
+    pipeline.publish_docs(ctx.lake, Path(source))
+
+
+def cmd_replay(ctx: Context, args: argparse.Namespace) -> None:
+    from .replay import SAMPLE_DIR, serve
+
+    serve(Path(args.data) if args.data else SAMPLE_DIR, args.host, args.port)
+
+
+def cmd_warehouse(ctx: Context, args: argparse.Namespace) -> None:
+    from . import warehouse as wh
+
+    if args.action == "stop":  # the embedded servers of `run` and of `demo`
+        for pgdata in (ctx.settings.data_dir / "warehouse", pipeline.demo_dir(ctx.settings) / "warehouse"):
+            stopped = wh.stop_embedded(pgdata)
+            print(f"stopped the embedded warehouse in {pgdata}" if stopped else f"none runs in {pgdata}")
+        return
+    w = ctx.warehouse
+    if args.action == "dbt-env":  # for tools that run dbt against it (the local Airflow mode)
+        print(json.dumps(w.dbt_env()))
+        return
+    print(w.display_url())
+    if w.embedded:
+        print(f"connect with: psql '{w.url}'", file=sys.stderr)
+
+
+def cmd_config(ctx: Context, args: argparse.Namespace) -> None:
+    values = ctx.settings.effective()
+    if args.name:
+        if args.name not in values:
+            raise PipelineError(f"{args.name} is not a setting; choose from {', '.join(values)}")
+        print(values[args.name])
+        return
+    for name, value in values.items():
+        print(f"{name}={value}")
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+
+def _add_ds(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ds", type=_ds, default=None, help="logical date YYYY-MM-DD (default: today, UTC)")
+
+
+def _add_dataset(p: argparse.ArgumentParser) -> None:
+    names = " | ".join(DATASETS)
+    p.add_argument("dataset_pos", nargs="?", metavar="DATASET", choices=DATASETS, help=names)
+    p.add_argument("--dataset", choices=DATASETS, help="same as DATASET")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env_help = "\n".join(f"  {k:<28} {d}  (default: {v})" for k, (v, d) in VARIABLES.items())
+    parser = argparse.ArgumentParser(
+        prog="starlink42k",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="When will there be 42,000 Starlink satellites in orbit, and how many launches will it take?",
+        epilog=f"configuration (environment variables):\n{env_help}",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    parser.add_argument("--log-format", choices=("text", "json"), help="default: LOG_FORMAT, else auto")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        name: str, func: Callable, help_: str, *, dataset: bool = False, ds: bool = True
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        if dataset:
+            _add_dataset(p)
+        if ds:
+            _add_ds(p)
+        p.set_defaults(func=func, needs_dataset=dataset, ds=None)
+        return p
+
+    command("extract", cmd_extract, "fetch one dataset from its API into the lake (raw JSON)", dataset=True)
+    command("to-csv", cmd_to_csv, "turn one dataset's raw JSON into a typed CSV (curated)", dataset=True)
+    command("load", cmd_load, "load one dataset's CSV into the warehouse (raw.<dataset>, one ds)", dataset=True)
+    command("transform", cmd_transform, "build the dbt project (staging, intermediate, marts) for one ds")
+    command("report", cmd_report, "write answer.json, the chart and the report; print the answer")
+    command("run", cmd_run, "run every step in order for every dataset, and print the answer")
+    command("demo", cmd_demo, "run the whole pipeline on bundled sample data (no network needed)")
+    bp = command("backtest", cmd_backtest, "fit the forecast at an earlier cut-off and compare with the data")
+    bp.add_argument("--cutoff", type=_ds, help="fit on data up to this date (default: as-of minus horizon)")
+    bp.add_argument("--horizon", type=int, help="months between cut-off and check (default 12)")
+    pd = command(
+        "publish-docs", cmd_publish_docs, "copy dbt docs (index.html, manifest, catalog) to <lake>/dbt-docs/", ds=False
+    )
+    pd.add_argument(
+        "--from", dest="source", help="dbt's target folder (default: $DBT_TARGET_PATH, else $DATA_DIR/dbt/target)"
+    )
+    rp = command("replay", cmd_replay, "serve sample API responses on loopback (for demos and tests)", ds=False)
+    rp.add_argument("--data", default=None, help="folder of spacex_*.json[.gz] / celestrak_satcat.json[.gz]")
+    rp.add_argument("--host", default="127.0.0.1")
+    rp.add_argument("--port", type=int, default=8000)
+    wp = command(
+        "warehouse",
+        cmd_warehouse,
+        "print the warehouse URL (starting the embedded one), dbt's connection variables as JSON, "
+        "or stop the embedded ones (of run and demo)",
+        ds=False,
+    )
+    wp.add_argument("action", nargs="?", choices=("url", "dbt-env", "stop"), default="url")
+    cp = command("config", cmd_config, "print each setting as this run would use it (no credentials)", ds=False)
+    cp.add_argument("name", nargs="?", help="print this one setting's value only, e.g. LAKE_URL")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.needs_dataset:
+        if args.dataset and args.dataset_pos and args.dataset != args.dataset_pos:
+            parser.error(f"two different datasets given: {args.dataset_pos} and --dataset {args.dataset}")
+        args.dataset = args.dataset or args.dataset_pos
+        if not args.dataset:
+            parser.error(f"{args.command} needs a dataset: {', '.join(DATASETS)}")
+    args.ds = args.ds or today_utc()
+    logs.configure(verbosity=-1 if args.quiet else (1 if args.verbose else 0), fmt=args.log_format)
+    try:
+        args.func(Context(Settings.from_env()), args)
+    except PipelineError as exc:
+        logs.event(logger, "error", str(exc).splitlines()[0], level=40, command=args.command)
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""HTTP with timeouts on every request and retries where a retry can help.
+
+Retries are urllib3's ``Retry``, mounted on the requests session: it decides what is retried
+(connection errors, timeouts, 429 and 5xx, for every method: the SpaceX API's queries are POSTs)
+and parses ``Retry-After`` (seconds or an HTTP date). The project's policy on top: exponential
+backoff with full jitter (AWS's "full jitter": uniform between 0 and the exponential cap, so that
+many clients do not retry in step), ``Retry-After`` capped at five minutes, one log line per retry
+naming the request, and an error after the last attempt that says what failed and what to do.
+Not retried: other 4xx, which a retry cannot fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import random
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.retry import Retry
+
+from . import __version__
+from .errors import SourceResponseError, SourceUnreachable
+from .log import event, get_logger
+
+log = get_logger("http")
+USER_AGENT = f"starlink42k/{__version__} (+https://github.com/r-spacex/SpaceX-API)"
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER_SECONDS = 300
+# The request being sent, for the retry log lines (urllib3 retries below requests, unaware of it).
+_WHAT: contextvars.ContextVar[str] = contextvars.ContextVar("what", default="request")
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 5
+    backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 60.0
+    timeout_seconds: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[float], float] = field(default=lambda cap: random.uniform(0, cap))  # noqa: S311
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds before attempt ``attempt + 1``; Retry-After wins over the computed backoff."""
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER_SECONDS)
+        cap = min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (attempt - 1))
+        return self.jitter(cap)
+
+    def retry(self) -> PolicyRetry:
+        return PolicyRetry(
+            policy=self,
+            total=self.max_attempts - 1,
+            allowed_methods=None,  # POST queries are reads: retry every method
+            status_forcelist=RETRY_STATUS,
+            raise_on_status=False,  # the last answer comes back; HttpClient words the error
+            retry_after_max=MAX_RETRY_AFTER_SECONDS,
+        )
+
+
+class PolicyRetry(Retry):
+    """urllib3's Retry, sleeping as the policy says: full jitter, Retry-After first, logged."""
+
+    def __init__(self, *args: Any, policy: RetryPolicy | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy = policy or RetryPolicy()
+
+    def new(self, **kw: Any) -> PolicyRetry:
+        retry = super().new(**kw)
+        retry.policy = self.policy
+        return retry
+
+    def get_backoff_time(self) -> float:
+        return self.policy.delay(len(self.history), None)
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        retry_after = None
+        if response is not None:
+            with contextlib.suppress(InvalidHeader):  # unreadable: back off as if there were none
+                retry_after = self.get_retry_after(response)
+        delay = self.policy.delay(len(self.history), retry_after)
+        last = self.history[-1]
+        cause = f"HTTP {last.status}" if last.status else describe_connection_error(last.error)
+        event(
+            log,
+            "http.retry",
+            f"{_WHAT.get()}: {cause}; retrying in {delay:.1f}s",
+            level=logging.WARNING,
+            attempt=len(self.history),
+            max_attempts=self.policy.max_attempts,
+            url=last.url,
+            delay_s=round(delay, 2),
+        )
+        self.policy.sleep(delay)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date (RFC 9110 section 10.2.3); None if neither."""
+    if not value:
+        return None
+    try:
+        return Retry(retry_after_max=MAX_RETRY_AFTER_SECONDS).parse_retry_after(value)
+    except InvalidHeader:
+        return None
+
+
+def describe_connection_error(exc: BaseException | None) -> str:
+    """A short human cause for a failure to reach a server, from the exception chain."""
+    chain, cur = [], exc
+    while cur is not None and len(chain) < 10:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    text = " ".join(f"{type(e).__name__}: {e}" for e in chain)
+    if isinstance(exc, requests.exceptions.ProxyError) or "ProxyError" in text:
+        return "the proxy refused the connection"
+    if (
+        any(isinstance(e, socket.gaierror) for e in chain)
+        or "NameResolutionError" in text
+        or "Name or service not known" in text
+        or "Temporary failure in name resolution" in text
+    ):
+        return "DNS lookup failed (no such host, or no network)"
+    if "Connection refused" in text or any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return "connection refused"
+    if isinstance(exc, requests.exceptions.SSLError) or "SSLError" in text:
+        return "TLS handshake failed (a proxy that intercepts TLS needs its CA in REQUESTS_CA_BUNDLE)"
+    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in text:
+        return "timed out"
+    return f"connection failed ({type(exc).__name__})"
+
+
+class HttpClient:
+    """A requests session with the retry policy mounted; one per source."""
+
+    def __init__(self, policy: RetryPolicy | None = None, session: requests.Session | None = None):
+        self.policy = policy or RetryPolicy()
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", USER_AGENT)
+        adapter = HTTPAdapter(max_retries=self.policy.retry())
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def request(
+        self, method: str, url: str, *, what: str, json_body: Any = None, params: dict[str, str] | None = None
+    ) -> requests.Response:
+        """Send with retries; ``what`` names the request in logs and errors (e.g. "starlink page 3")."""
+        attempts = self.policy.max_attempts
+        token = _WHAT.set(what)
+        try:
+            response = self.session.request(
+                method, url, json=json_body, params=params, timeout=self.policy.timeout_seconds
+            )
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise SourceUnreachable(
+                f"cannot reach {url} ({what}): {describe_connection_error(exc)}, after {attempts} attempts.\n"
+                "  Check the network or proxy settings (HTTPS_PROXY, REQUESTS_CA_BUNDLE), point the\n"
+                "  pipeline at a reachable copy of the API with SPACEX_API_URL / CELESTRAK_URL,\n"
+                "  or run `make demo` to see the whole pipeline on bundled sample data."
+            ) from None
+        finally:
+            _WHAT.reset(token)
+        if response.status_code < 400:
+            return response
+        answer = f"HTTP {response.status_code} {response.reason}"
+        if response.status_code in RETRY_STATUS:
+            raise SourceResponseError(
+                f"{what}: {method} {url} still answered {answer} after {attempts} attempts; "
+                "the source is failing, try again later"
+            )
+        raise SourceResponseError(
+            f"{what}: {method} {url} answered {answer}: {response.text[:300]!r} (not retried: a client error)"
+        )
+
+    def request_json(
+        self, method: str, url: str, *, what: str, json_body: Any = None, params: dict[str, str] | None = None
+    ) -> Any:
+        response = self.request(method, url, what=what, json_body=json_body, params=params)
+        try:
+            return response.json()
+        except (ValueError, json.JSONDecodeError) as exc:
+            snippet = response.text[:120]
+            raise SourceResponseError(
+                f"{what}: {method} {url} did not return valid JSON ({exc}); body starts {snippet!r}"
+            ) from None

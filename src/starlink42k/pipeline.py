@@ -1,0 +1,86 @@
+"""The pipeline's steps, for one logical date (ds), and `run`, which does them all in order.
+
+    extract    source API → lake raw/<source>/<dataset>/ds=<ds>/         (ingest.py, one dataset)
+    to_csv     lake raw → lake curated/… (typed CSV) and rejects/…        (ingest.py, one dataset)
+    load       lake curated → warehouse raw.<dataset>, partition ds       (ingest.py, one dataset)
+    transform  dbt build: staging → intermediate → marts                   (transform.py)
+    report     marts → answer.json, chart.png, report.md in the lake      (report.py)
+
+The CLI (cli.py) exposes each as a command, which is how Airflow runs them, one pod or process
+per step. Every step reads only what the one before committed, so any can be rerun on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from .answer import Answer
+from .context import Context
+from .ingest import extract, fetch, load, to_csv, write_raw
+from .log import event, get_logger
+from .replay import SAMPLE_DIR, ReplayServer
+from .report import backtest_text, report
+from .settings import Settings
+from .transform import dbt, publish_docs, transform
+
+__all__ = ["backtest", "demo", "extract", "load", "publish_docs", "report", "run", "to_csv", "transform"]
+log = get_logger("pipeline")
+
+
+def run(ctx: Context, ds: str) -> Answer:
+    """Every step for every dataset of DATASETS. All sources are fetched before anything is
+    written, so an unreachable source leaves the lake and the warehouse untouched for this ds."""
+    names = ctx.settings.datasets
+    started = time.perf_counter()
+    snapshots = [fetch(ctx, name) for name in names]
+    for snap in snapshots:
+        write_raw(ctx, snap, ds)
+    for name in names:
+        to_csv(ctx, name, ds)
+    for name in names:
+        load(ctx, name, ds)
+    transform(ctx, ds)
+    answer = report(ctx, ds)
+    seconds = time.perf_counter() - started
+    event(log, "run.done", f"pipeline finished in {seconds:.1f}s", ds=ds, datasets=",".join(names))
+    return answer
+
+
+def demo_dir(settings: Settings) -> Path:
+    """Where `demo` keeps its own warehouse and lake: nothing of a real run is touched."""
+    return settings.data_dir / "demo"
+
+
+def demo(settings: Settings, ds: str) -> tuple[Context, Answer]:
+    """`run` on the bundled sample data, served from loopback, into its own embedded warehouse and
+    local lake under $DATA_DIR/demo."""
+    folder = demo_dir(settings)
+    with ReplayServer.from_directory(SAMPLE_DIR) as server:
+        event(log, "demo.replay", f"serving sample data from {SAMPLE_DIR.name}/ at {server.url}")
+        ctx = Context(
+            Settings.from_env(
+                {
+                    **os.environ,
+                    "SPACEX_API_URL": server.spacex_url,
+                    "CELESTRAK_URL": server.url,
+                    "DATA_DIR": str(folder),
+                    "LAKE_URL": (folder / "lake").as_uri(),
+                    "WAREHOUSE_URL": "",
+                    "DATASETS": "",  # every dataset
+                    "SAMPLE_DATA": "1",
+                }
+            )
+        )
+        return ctx, run(ctx, ds)
+
+
+def backtest(ctx: Context, ds: str, cutoff: str | None = None, horizon: int | None = None) -> str:
+    """The forecast refitted at ``cutoff`` and checked ``horizon`` months later; the marts'
+    backtest table as text."""
+    extra: dict[str, object] = {"backtest_cutoff": cutoff} if cutoff else {}
+    if horizon:
+        extra["backtest_horizon_months"] = horizon
+    dbt(ctx, "build", "--select", "int_backtest_inputs+", ds=ds, extra_vars=extra)
+    return backtest_text(ctx)
