@@ -134,7 +134,7 @@ select
     0::float8 as cadence_slope_per_month,
     satellites_per_launch,
     decays_per_month,
-    {{ var('target_satellites') }} as target_satellites
+    {{ target_satellites() }} as target_satellites
 from parameters
 
 union all
@@ -150,7 +150,7 @@ select
     coalesce(trend_slope, 0) as cadence_slope_per_month,
     satellites_per_launch,
     decays_per_month,
-    {{ var('target_satellites') }} as target_satellites
+    {{ target_satellites() }} as target_satellites
 from parameters
 {% endmacro %}
 
