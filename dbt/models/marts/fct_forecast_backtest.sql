@@ -10,9 +10,13 @@ parameters as (
 
 ),
 
-path as (
+at_horizon as (
 
-    select * from {{ ref('int_forecast_paths__projected') }} where fit = 'backtest'
+    -- the backtest's path, backtest_horizon_months after the cut-off
+    select *
+    from {{ ref('int_forecast_paths__projected') }}
+    where fit = 'backtest'
+      and month_offset = {{ var('backtest_horizon_months') }}
 
 ),
 
@@ -31,8 +35,7 @@ predicted as (
         i.satellites_in_orbit as in_orbit_at_cutoff,
         p.projected_in_orbit as predicted_in_orbit
     from parameters as i
-    inner join path as p using (scenario)
-    where p.month_offset = {{ var('backtest_horizon_months') }}
+    inner join at_horizon as p using (scenario)
 
 ),
 
