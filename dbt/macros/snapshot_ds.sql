@@ -4,7 +4,7 @@
 {% macro snapshot_ds(dataset) -%}
 (
     select max(ds)
-    from {{ source('raw', 'load_log') }}
+    from {{ source('pipeline', 'load_log') }}
     where dataset = '{{ dataset }}'
     {%- if var('ds', none) %}
       and ds <= '{{ var("ds") }}'::date

@@ -4,15 +4,19 @@
     not late reporting. -#}
 with
 
-inputs as (
+parameters as (
 
-    select * from {{ ref('int_backtest_inputs') }}
+    select * from {{ ref('int_forecast_parameters__fitted') }} where fit = 'backtest'
 
 ),
 
-path as (
+at_horizon as (
 
-    {{ forecast_path("inputs") }}
+    -- the backtest's path, backtest_horizon_months after the cut-off
+    select *
+    from {{ ref('int_forecast_paths__projected') }}
+    where fit = 'backtest'
+      and month_offset = {{ var('backtest_horizon_months') }}
 
 ),
 
@@ -25,13 +29,13 @@ satellites as (
 predicted as (
 
     select
-        scenario,
-        as_of_date as cutoff_date,
-        (as_of_date + make_interval(months => {{ var('backtest_horizon_months') }}))::date as checked_on,
-        satellites_in_orbit as in_orbit_at_cutoff,
-        projected_in_orbit as predicted_in_orbit
-    from path
-    where month_offset = {{ var('backtest_horizon_months') }}
+        i.scenario,
+        i.as_of_date as cutoff_date,
+        p.projected_on as checked_on,
+        i.satellites_in_orbit as in_orbit_at_cutoff,
+        p.projected_in_orbit as predicted_in_orbit
+    from parameters as i
+    inner join at_horizon as p using (scenario)
 
 ),
 

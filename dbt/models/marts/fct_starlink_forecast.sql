@@ -1,23 +1,58 @@
 {#- The answer: per scenario, when the constellation reaches the target and how many launches it
-    takes from the as-of date. A scenario whose net growth never gets there has nulls and
+    takes from the as-of date: where the answer fit's projected path first reaches the target,
+    interpolated within that month. A scenario whose net growth never gets there has nulls and
     reaches_target = false. -#}
 with
 
-inputs as (
+parameters as (
 
-    select * from {{ ref('int_forecast_inputs') }}
+    select * from {{ ref('int_forecast_parameters__fitted') }} where fit = 'answer'
 
 ),
 
 path as (
 
-    {{ forecast_path("inputs") }}
+    select * from {{ ref('int_forecast_paths__projected') }} where fit = 'answer'
+
+),
+
+first_reach as (
+
+    -- the first month of the path at or above the target, and the in-orbit count a month before
+    select distinct on (p.scenario)
+        p.scenario,
+        p.month_offset,
+        p.launches_in_month,
+        p.cumulative_launches,
+        p.projected_in_orbit,
+        i.target_satellites,
+        p.projected_in_orbit - (i.satellites_per_launch * p.launches_in_month - i.decays_per_month)
+            as previous_in_orbit
+    from path as p
+    inner join parameters as i using (scenario)
+    where p.projected_in_orbit >= i.target_satellites
+    order by p.scenario, p.month_offset
 
 ),
 
 crossing as (
 
-    {{ forecast_crossing("path") }}
+    -- interpolated within the month the path crosses the target: exact for a constant cadence
+    -- (launches = gap / (satellites_per_launch - decays_per_month / launches_per_month))
+    select
+        scenario,
+        case
+            when month_offset = 0 then 0
+            else month_offset - 1
+                + (target_satellites - previous_in_orbit) / (projected_in_orbit - previous_in_orbit)
+        end as months_needed_exact,
+        case
+            when month_offset = 0 then 0
+            else cumulative_launches - launches_in_month
+                + launches_in_month
+                  * (target_satellites - previous_in_orbit) / (projected_in_orbit - previous_in_orbit)
+        end as launches_needed_exact
+    from first_reach
 
 ),
 
@@ -40,7 +75,7 @@ final as (
         (i.as_of_date + round(c.months_needed_exact * 30.436875)::integer) as reaches_target_on,
         date_trunc('month', i.as_of_date + round(c.months_needed_exact * 30.436875)::integer)::date
             as reaches_target_month
-    from inputs as i
+    from parameters as i
     left join crossing as c using (scenario)
 
 )

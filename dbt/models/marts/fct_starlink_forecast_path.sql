@@ -2,15 +2,9 @@
     the target (or the horizon): the lines of the report's chart. -#}
 with
 
-inputs as (
-
-    select * from {{ ref('int_forecast_inputs') }}
-
-),
-
 path as (
 
-    {{ forecast_path("inputs") }}
+    select * from {{ ref('int_forecast_paths__projected') }} where fit = 'answer'
 
 ),
 
@@ -25,7 +19,7 @@ final as (
     select
         p.scenario,
         p.month_offset,
-        (p.as_of_date + make_interval(months => p.month_offset))::date as projected_on,
+        p.projected_on,
         round(p.launches_in_month::numeric, 3)::float8 as launches_in_month,
         round(p.cumulative_launches::numeric, 3)::float8 as cumulative_launches,
         round(p.projected_in_orbit::numeric, 1)::float8 as projected_in_orbit

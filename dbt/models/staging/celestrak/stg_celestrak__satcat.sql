@@ -4,7 +4,7 @@ source as (
 
     select * from {{ source('celestrak', 'satcat') }}
     where ds = {{ snapshot_ds('satcat') }}
-    {%- if not var('use_satcat', true) %}
+    {%- if not use_satcat() %}
       and false  -- switched off: older snapshots must not answer for it
     {%- endif %}
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'launches') }}
+    select * from {{ source('spacex', 'launches') }}
     where ds = {{ snapshot_ds('launches') }}
 
 ),

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'starlink') }}
+    select * from {{ source('spacex', 'starlink') }}
     where ds = {{ snapshot_ds('starlink') }}
 
 ),
