@@ -5,7 +5,7 @@
 #   DOCKER_BUILDKIT=1 docker build -f images/airflow/local-base.Dockerfile \
 #       --build-arg BASE_IMAGE=local/python:3.11-bookworm -t local/airflow:3.3.2-python3.11 .
 #   DOCKER_BUILDKIT=1 docker build -f images/airflow/Dockerfile \
-#       --build-arg BASE_IMAGE=local/airflow:3.3.2-python3.11 -t starlink42k/airflow:0.1.0 .
+#       --build-arg BASE_IMAGE=local/airflow:3.3.2-python3.11 --build-arg IMAGE_TAG=<tag> -t starlink42k/airflow:<tag> .
 #
 # (`make test-images` does both.) What it reproduces of the official image, as far as the project
 # relies on it: apache-airflow 3.3.2 (here at uv.lock's versions) in a virtualenv at

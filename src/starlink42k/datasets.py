@@ -1,43 +1,75 @@
-"""The datasets: where each comes from, and its typed columns, one table per dataset.
+"""The datasets, as declared in datasets.toml: one table per dataset, one row per column (name,
+PostgreSQL type, source path, converter, required). This module reads the file at import and
+refuses one that does not hold together: a missing or extra key, an unknown type, converter or
+selection, a converter that cannot fill its column's type, a key that is not a column. What fails
+here fails on every command, at once, naming the dataset and the column.
 
-A row of a column table says everything about one column: its name, its PostgreSQL type, where
-the value sits in a source record (a dotted path, list items by index: ``cores.0.core``), the
-converter that types it (convert.py) and whether a record without it is rejected. The table is
-the contract between ``to-csv`` (which writes the CSV), ``load`` (which creates
-``raw.<dataset>`` from it) and dbt's sources; a table that does not hold together (an unknown
-type, a converter that cannot fill its type, a key that is not a column) fails at import.
-
-Columns are chosen for the question; the raw JSON in the lake keeps everything else.
+Flattening a record is then the same few lines for every dataset: follow each column's path,
+check that a required value is there, convert it.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from .convert import (
-    Converter,
-    Reject,
-    boolean,
-    count,
-    day,
-    fills,
-    integer,
-    json_list,
-    json_objects,
-    number,
-    one_of,
-    stripped,
-    text,
-    timestamp,
-)
+from . import convert
+from .convert import Converter, Reject, fills, one_of, stripped
 
 Row = dict[str, Any]
+SPEC = Path(__file__).with_name("datasets.toml")
 PG_TYPES = frozenset({"text", "integer", "bigint", "double precision", "boolean", "date", "timestamptz", "jsonb"})
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]+))*$")
+
+
+# --- what only these sources need ----------------------------------------------------------------
+
+DATE_PRECISIONS = ("half", "quarter", "year", "month", "day", "hour")  # SpaceX API launches
+
+# https://celestrak.org/satcat/satcat-format.php, "Operational Status Code"
+OPS_STATUS = {
+    "+": "operational",
+    "-": "nonoperational",
+    "P": "partially_operational",
+    "B": "backup",
+    "S": "spare",
+    "X": "extended_mission",
+    "D": "decayed",
+    "?": "unknown",
+}
+
+
+@fills("text")
+def ops_status(value: Any, field: str) -> str:
+    """The status code spelled out; a code the format page does not list is kept as `unrecognised`."""
+    return OPS_STATUS.get(stripped(value, field) or "?", "unrecognised")
+
+
+def is_starlink_payload(record: dict[str, Any]) -> bool:
+    name = str(record.get("OBJECT_NAME") or "").upper()
+    return record.get("OBJECT_TYPE") == "PAY" and name.startswith("STARLINK")
+
+
+# The names datasets.toml may use.
+CONVERTERS: dict[str, Converter] = {
+    **{
+        name: getattr(convert, name)
+        for name in (
+            "text", "stripped", "integer", "number", "boolean", "timestamp", "day", "json_list", "json_objects", "count"
+        )
+    },
+    "date_precision": one_of(DATE_PRECISIONS),
+    "ops_status": ops_status,
+}  # fmt: skip
+SELECTIONS: dict[str, Callable[[dict[str, Any]], bool]] = {"starlink_payloads": is_starlink_payload}
+
+
+# --- the model -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -69,7 +101,7 @@ class Dataset:
             if c.type not in PG_TYPES:
                 problems.append(f"column {c.name!r} has unknown type {c.type!r}")
             elif c.type not in getattr(c.convert, "pg_types", ()):
-                problems.append(f"column {c.name!r}: converter {c.convert.__name__} cannot fill type {c.type}")
+                problems.append(f"column {c.name!r}: its converter cannot fill type {c.type}")
             if not _PATH.match(c.path):
                 problems.append(f"column {c.name!r} has a malformed path {c.path!r}")
         problems += [f"key {k!r} is not a column" for k in self.keys if k not in names]
@@ -124,155 +156,53 @@ def _label(path: str) -> str:
     return re.sub(r"\.([0-9]+)", r"[\1]", path)
 
 
-def table(*rows: tuple[Any, ...]) -> tuple[Column, ...]:
-    return tuple(Column(*row) for row in rows)
+# --- reading datasets.toml -----------------------------------------------------------------------
+
+_COLUMN_KEYS = {"name", "type", "path", "convert", "required"}
+_DATASET_KEYS = {"source", "keys", "columns"}
+_OPTIONAL_KEYS = {"select", "required_objects"}
 
 
-# --- SpaceX API v4 /launches -----------------------------------------------------------------------
-
-DATE_PRECISIONS = ("half", "quarter", "year", "month", "day", "hour")
-
-# fmt: off
-LAUNCH_COLUMNS = table(
-    # name                    type           path                          convert                     required
-    ("id",                    "text",        "id",                         text,                       True),
-    ("flight_number",         "integer",     "flight_number",              integer),
-    ("name",                  "text",        "name",                       text),
-    ("date_utc",              "timestamptz", "date_utc",                   timestamp,                  True),
-    ("date_unix",             "bigint",      "date_unix",                  integer),
-    ("date_local",            "text",        "date_local",                 text),
-    ("date_precision",        "text",        "date_precision",             one_of(DATE_PRECISIONS)),
-    ("success",               "boolean",     "success",                    boolean),
-    ("upcoming",              "boolean",     "upcoming",                   boolean,                    True),
-    ("tbd",                   "boolean",     "tbd",                        boolean),
-    ("net",                   "boolean",     "net",                        boolean),
-    ("rocket_id",             "text",        "rocket",                     text),
-    ("launchpad_id",          "text",        "launchpad",                  text),
-    ("payload_ids",           "jsonb",       "payloads",                   json_list),
-    ("payload_count",         "integer",     "payloads",                   count),
-    ("crew_count",            "integer",     "crew",                       count),
-    ("core_count",            "integer",     "cores",                      count),
-    ("core_id",               "text",        "cores.0.core",               text),
-    ("core_flight",           "integer",     "cores.0.flight",             integer),
-    ("core_reused",           "boolean",     "cores.0.reused",             boolean),
-    ("core_landing_attempt",  "boolean",     "cores.0.landing_attempt",    boolean),
-    ("core_landing_success",  "boolean",     "cores.0.landing_success",    boolean),
-    ("core_landing_type",     "text",        "cores.0.landing_type",       text),
-    ("cores",                 "jsonb",       "cores",                      json_objects),
-    ("failures",              "jsonb",       "failures",                   json_list),
-    ("static_fire_date_utc",  "timestamptz", "static_fire_date_utc",       timestamp),
-    ("window_s",              "integer",     "window",                     integer),
-    ("auto_update",           "boolean",     "auto_update",                boolean),
-    ("launch_library_id",     "text",        "launch_library_id",          text),
-    ("details",               "text",        "details",                    text),
-)
-# fmt: on
-
-LAUNCHES = Dataset(
-    name="launches",
-    source="spacex",
-    keys=("id",),
-    columns=LAUNCH_COLUMNS,
-)
-
-# --- SpaceX API v4 /starlink -----------------------------------------------------------------------
-
-# Required: the NORAD number, the key that reconciles the sources (without it a satellite cannot be
-# matched or counted once), and the launch date (without it, it cannot be placed in the history).
-# fmt: off
-STARLINK_COLUMNS = table(
-    # name               type                path                        convert     required
-    ("id",               "text",             "id",                       text,       True),
-    ("launch_id",        "text",             "launch",                   text),
-    ("version",          "text",             "version",                  text),
-    ("norad_id",         "integer",          "spaceTrack.NORAD_CAT_ID",  integer,    True),
-    ("object_name",      "text",             "spaceTrack.OBJECT_NAME",   text),
-    ("object_id",        "text",             "spaceTrack.OBJECT_ID",     text),
-    ("object_type",      "text",             "spaceTrack.OBJECT_TYPE",   text),
-    ("launch_date",      "date",             "spaceTrack.LAUNCH_DATE",   day,        True),
-    ("decay_date",       "date",             "spaceTrack.DECAY_DATE",    day),
-    ("decayed",          "boolean",          "spaceTrack.DECAYED",       boolean),
-    ("epoch",            "timestamptz",      "spaceTrack.EPOCH",         timestamp),
-    ("creation_date",    "timestamptz",      "spaceTrack.CREATION_DATE", timestamp),
-    ("height_km",        "double precision", "height_km",                number),
-    ("latitude",         "double precision", "latitude",                 number),
-    ("longitude",        "double precision", "longitude",                number),
-    ("velocity_kms",     "double precision", "velocity_kms",             number),
-    ("inclination_deg",  "double precision", "spaceTrack.INCLINATION",   number),
-    ("period_min",       "double precision", "spaceTrack.PERIOD",        number),
-    ("apoapsis_km",      "double precision", "spaceTrack.APOAPSIS",      number),
-    ("periapsis_km",     "double precision", "spaceTrack.PERIAPSIS",     number),
-)
-# fmt: on
-
-STARLINK = Dataset(
-    name="starlink",
-    source="spacex",
-    keys=("id", "norad_id"),
-    required_objects={"spaceTrack": "no catalogue data to place the satellite"},
-    columns=STARLINK_COLUMNS,
-)
-
-# --- CelesTrak SATCAT -------------------------------------------------------------------------------
-
-# https://celestrak.org/satcat/satcat-format.php, "Operational Status Code"
-OPS_STATUS = {
-    "+": "operational",
-    "-": "nonoperational",
-    "P": "partially_operational",
-    "B": "backup",
-    "S": "spare",
-    "X": "extended_mission",
-    "D": "decayed",
-    "?": "unknown",
-}
+def _exactly(where: str, found: Mapping[str, Any], required: set[str], optional: frozenset | set = frozenset()) -> None:
+    missing, extra = required - set(found), set(found) - required - set(optional)
+    if missing or extra:
+        said = [
+            f"missing {', '.join(sorted(missing))}" if missing else "",
+            f"extra {', '.join(sorted(extra))}" if extra else "",
+        ]
+        raise ValueError(f"{SPEC.name}: {where}: {'; '.join(s for s in said if s)}")
 
 
-@fills("text")
-def ops_status(value: Any, field: str) -> str:
-    """The status code spelled out; a code the format page does not list is kept as `unrecognised`."""
-    return OPS_STATUS.get(stripped(value, field) or "?", "unrecognised")
+def _named(where: str, table: Mapping[str, Any], name: str) -> Any:
+    if name not in table:
+        raise ValueError(f"{SPEC.name}: {where}: unknown {name!r}; known: {', '.join(sorted(table))}")
+    return table[name]
 
 
-def is_starlink_payload(record: dict[str, Any]) -> bool:
-    name = str(record.get("OBJECT_NAME") or "").upper()
-    return record.get("OBJECT_TYPE") == "PAY" and name.startswith("STARLINK")
+def load(text: str) -> dict[str, Dataset]:
+    """The datasets a datasets.toml text declares, in its order."""
+    found = {}
+    for name, spec in tomllib.loads(text).items():
+        _exactly(f"[{name}]", spec, _DATASET_KEYS, _OPTIONAL_KEYS)
+        columns = []
+        for i, col in enumerate(spec["columns"]):
+            where = f"[{name}] column {i + 1} ({col.get('name', '?')})"
+            _exactly(where, col, _COLUMN_KEYS)
+            converter = _named(where, CONVERTERS, col["convert"])
+            columns.append(Column(col["name"], col["type"], col["path"], converter, bool(col["required"])))
+        found[name] = Dataset(
+            name=name,
+            source=spec["source"],
+            columns=tuple(columns),
+            keys=tuple(spec["keys"]),
+            required_objects=dict(spec.get("required_objects", {})),
+            select=_named(f"[{name}]", SELECTIONS, spec["select"]) if "select" in spec else None,
+        )
+    return found
 
-
-# fmt: off
-SATCAT_COLUMNS = table(
-    # name               type                path                convert      required
-    ("norad_id",         "integer",          "NORAD_CAT_ID",     integer,     True),
-    ("object_name",      "text",             "OBJECT_NAME",      text),
-    ("object_id",        "text",             "OBJECT_ID",        text),
-    ("object_type",      "text",             "OBJECT_TYPE",      text),
-    ("ops_status_code",  "text",             "OPS_STATUS_CODE",  stripped),
-    ("ops_status",       "text",             "OPS_STATUS_CODE",  ops_status),
-    ("owner",            "text",             "OWNER",            text),
-    ("launch_date",      "date",             "LAUNCH_DATE",      day,         True),
-    ("launch_site",      "text",             "LAUNCH_SITE",      text),
-    ("decay_date",       "date",             "DECAY_DATE",       day),
-    ("period_min",       "double precision", "PERIOD",           number),
-    ("inclination_deg",  "double precision", "INCLINATION",      number),
-    ("apogee_km",        "double precision", "APOGEE",           number),
-    ("perigee_km",       "double precision", "PERIGEE",          number),
-    ("rcs_m2",           "double precision", "RCS",              number),
-    ("data_status_code", "text",             "DATA_STATUS_CODE", text),
-    ("orbit_center",     "text",             "ORBIT_CENTER",     text),
-    ("orbit_type",       "text",             "ORBIT_TYPE",       text),
-)
-# fmt: on
-
-SATCAT = Dataset(
-    name="satcat",
-    source="celestrak",
-    keys=("norad_id",),
-    select=is_starlink_payload,
-    columns=SATCAT_COLUMNS,
-)
 
 # The one list of datasets, in the order a run ingests them.
-DATASETS: dict[str, Dataset] = {d.name: d for d in (LAUNCHES, STARLINK, SATCAT)}
+DATASETS: dict[str, Dataset] = load(SPEC.read_text())
 NAMES: tuple[str, ...] = tuple(DATASETS)
 
 

@@ -26,7 +26,7 @@ from .curate import check_rejects, rejects_jsonl, write_csv_file
 from .errors import LakeError, SourceResponseError, WarehouseError
 from .log import event, get_logger, timed
 from .sources import celestrak, spacex
-from .sources.snapshot import Snapshot, utc_now_iso
+from .sources.snapshot import Snapshot, json_documents, utc_now_iso
 
 log = get_logger("ingest")
 
@@ -101,13 +101,7 @@ def read_raw_documents(ctx: Context, raw_key: str, manifest: dict[str, Any], fmt
             return celestrak.parse(data, "csv", ctx.lake.uri(raw_key))
         except SourceResponseError as exc:
             raise LakeError(str(exc)) from None
-    try:
-        docs = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise LakeError(f"{ctx.lake.uri(raw_key)} is not valid JSON: {exc}") from None
-    if not isinstance(docs, list):
-        raise LakeError(f"{ctx.lake.uri(raw_key)} should hold a JSON array of documents")
-    return docs
+    return json_documents(data, ctx.lake.uri(raw_key), LakeError)
 
 
 def to_csv(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:

@@ -82,5 +82,5 @@ def backtest(ctx: Context, ds: str, cutoff: str | None = None, horizon: int | No
     extra: dict[str, object] = {"backtest_cutoff": cutoff} if cutoff else {}
     if horizon:
         extra["backtest_horizon_months"] = horizon
-    dbt(ctx, "build", "--select", "int_backtest_inputs+", ds=ds, extra_vars=extra)
+    dbt(ctx, "build", "--selector", "backtest", ds=ds, extra_vars=extra)  # dbt/selectors.yml
     return backtest_text(ctx)

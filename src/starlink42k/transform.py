@@ -40,8 +40,10 @@ def settings_env(ctx: Context) -> dict[str, str]:
     return {"DATASETS": ",".join(ctx.settings.datasets), "TARGET_SATELLITES": str(ctx.settings.target_satellites)}
 
 
-def dbt(ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None = None) -> None:
-    """Run one dbt command; its own progress lines stream to stderr."""
+def dbt_invocation(
+    ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of one dbt command (without running it)."""
     project = ctx.settings.dbt_project_dir
     if not (project / "dbt_project.yml").exists():
         raise ConfigError(f"DBT_PROJECT_DIR={project} has no dbt_project.yml")
@@ -58,10 +60,17 @@ def dbt(ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None
         str(state / "target"),
         "--log-path",
         str(state / "logs"),
+        "--vars",
+        json.dumps(dbt_vars),
+        "--use-colors" if sys.stderr.isatty() else "--no-use-colors",
     ]
-    command += ["--vars", json.dumps(dbt_vars)]
-    command.append("--use-colors" if sys.stderr.isatty() else "--no-use-colors")
     env = {**os.environ, **settings_env(ctx), **ctx.warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return command, env
+
+
+def dbt(ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None = None) -> None:
+    """Run one dbt command; its own progress lines stream to stderr."""
+    command, env = dbt_invocation(ctx, *args, ds=ds, extra_vars=extra_vars)
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:  # dbt's own progress lines, one log event each in JSON mode
@@ -72,7 +81,7 @@ def dbt(ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None
     if proc.returncode != 0:
         raise PipelineError(
             f"dbt {' '.join(args)} failed (exit {proc.returncode}); the lines above name the model "
-            f"or test, and {state / 'logs' / 'dbt.log'} has the details"
+            f"or test, and {ctx.settings.data_dir / 'dbt' / 'logs' / 'dbt.log'} has the details"
         )
 
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from airflow_helpers import PLUGINS, clean_env
+from airflow_helpers import IMAGE_TAG, PLUGINS, clean_env
 
 PROBE = """
 import json
@@ -81,7 +81,9 @@ def test_the_login_middleware_closes_them(airflow_db, docs: Path) -> None:
     assert found["health"] == 200  # the rest of the API is untouched
 
 
-def test_the_cluster_upload_puts_the_docs_where_the_ui_reads_them(s3_endpoint: str, s3_bucket: str, docs: Path) -> None:
+def test_the_cluster_upload_puts_the_docs_where_the_ui_reads_them(
+    s3_endpoint: str, s3_bucket: str, docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The docs pod's upload step (`starlink42k publish-docs`, as the pod runs it), against a real
     S3 API on loopback."""
     import os
@@ -89,6 +91,7 @@ def test_the_cluster_upload_puts_the_docs_where_the_ui_reads_them(s3_endpoint: s
     import boto3
     from starlink.dbt_docs import kubernetes_task
 
+    monkeypatch.setenv("STARLINK_IMAGE_TAG", IMAGE_TAG)  # as the Airflow image sets it
     arguments = kubernetes_task("dbt_docs", {"ds": "2024-01-31"}).arguments
     arguments[arguments.index("--from") + 1] = str(docs)  # the pod's /tmp/dbt/target is here
     env = clean_env(

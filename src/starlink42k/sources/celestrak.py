@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
 from ..errors import SourceResponseError
 from ..http_client import HttpClient
 from ..log import event, get_logger
-from .snapshot import Snapshot
+from .snapshot import Snapshot, json_documents
 
 log = get_logger("extract")
 QUERY = {"NAME": "STARLINK"}
@@ -34,12 +33,7 @@ def parse(body: bytes, fmt: str, what: str) -> list[dict[str, Any]]:
     if text.startswith("No SATCAT records found"):
         return []
     if fmt == "json":
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SourceResponseError(f"{what}: the response is not valid JSON ({exc}); starts {text[:80]!r}") from None
-        if not isinstance(records, list):
-            raise SourceResponseError(f"{what}: expected a JSON array of records, got {type(records).__name__}")
+        records = json_documents(text, what, SourceResponseError)
     else:
         reader = csv.DictReader(io.StringIO(text))
         if not reader.fieldnames or "NORAD_CAT_ID" not in reader.fieldnames:
