@@ -4,6 +4,7 @@ checked against numbers worked out by hand and against an independent computatio
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import psycopg
 import pytest
 
 from starlink42k import cli
+from starlink42k.answer import Answer
 from starlink42k.replay import ReplayServer
+from starlink42k.report import summary_text
 from support import spacex_docs as docs
 from support.expected import independent_answer
 
@@ -121,6 +124,26 @@ def test_the_answer_matches_the_hand_computation(monkeypatch, pipeline_env, caps
     assert assigned[54001] == "cospar_only"
     assert cospar_launch == [("Starlink (COSPAR 2022-120)", 2)]
     assert happened[6] is False and happened[7] is False and happened[5] is True
+
+
+def test_answer_json_is_the_typed_answer_with_provenance_from_the_warehouse(monkeypatch, pipeline_env, capsys):
+    """answer.json has one writer and one reader (answer.Answer); the printed summary renders from
+    it; where and when each source was fetched comes from raw.load_log, not from the lake."""
+    run_pipeline(monkeypatch, pipeline_env, hand_fixture())
+    lake = Path(pipeline_env["LAKE_URL"].removeprefix("file://"))
+    body = (lake / f"reports/starlink/ds={DS}/answer.json").read_bytes()
+    answer = Answer.from_json(body)
+    assert answer.to_json() == body
+    assert summary_text(answer) in capsys.readouterr().out
+
+    manifest = json.loads((lake / f"raw/spacex/starlink/ds={DS}/_manifest.json").read_bytes())
+    (source,) = answer.sources
+    assert (source.url, source.fetched_at) == (manifest["source_url"], manifest["fetched_at"])
+    # The lake's raw snapshot gone, a report still knows where it came from.
+    shutil.rmtree(lake / "raw")
+    assert cli.main(["report", "--ds", DS]) == 0
+    again = Answer.from_json((lake / f"reports/starlink/ds={DS}/answer.json").read_bytes())
+    assert (again.sources[0].url, again.sources[0].fetched_at) == (source.url, source.fetched_at)
 
 
 def test_the_answer_matches_an_independent_computation(monkeypatch, pipeline_env, api_docs):

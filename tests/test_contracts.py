@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from starlink42k import datasets
-from starlink42k.settings import Settings, variable_names
+from starlink42k.settings import VARIABLES, Settings, variable_names
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src" / "starlink42k"
@@ -88,6 +88,16 @@ def test_a_dataset_without_a_key_or_with_a_stray_one_is_refused() -> None:
     with pytest.raises(ValueError, match="key 'b' is not a column"):
         datasets.load(f'[x]\nsource = "s"\nkeys = ["b"]\ncolumns = [{GOOD_COLUMN}]\n')
     assert datasets.load(f'[x]\nsource = "s"\nkeys = ["a"]\ncolumns = [{GOOD_COLUMN}]\n')["x"].column_names == ["a"]
+
+
+def test_dbt_reads_the_pipelines_settings_with_the_same_defaults() -> None:
+    """dbt_project.yml defines dbt's vars from TARGET_SATELLITES and DATASETS (the one definition
+    of dbt's vars); their defaults are the pipeline's."""
+    project = (REPO / "dbt" / "dbt_project.yml").read_text()
+    target_default = re.search(r"env_var\('TARGET_SATELLITES', '(\d+)'\)", project)
+    assert target_default and target_default.group(1) == VARIABLES["TARGET_SATELLITES"][0]
+    # DATASETS unset or empty in dbt means every dataset, as the pipeline's default does
+    assert "env_var('DATASETS', '')" in project and VARIABLES["DATASETS"][0] == ",".join(datasets.NAMES)
 
 
 # Variables the library reads that belong to other tools, not to the pipeline's settings.

@@ -71,12 +71,13 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
 
-        def get(name: str, default: str) -> str:
+        def get(name: str, default: str | None = None) -> str:
+            """The variable's value; unset or blank: `default`, else the default VARIABLES shows."""
             value = env.get(name, "").strip()
-            return value or default
+            return value or (VARIABLES[name][0] if default is None else default)
 
         def number(name: str, kind: type, minimum: float, maximum: float) -> float:
-            raw = get(name, VARIABLES[name][0])
+            raw = get(name)
             try:
                 value = kind(raw)
             except ValueError:
@@ -85,23 +86,23 @@ class Settings:
                 raise ConfigError(f"{name}={raw!r} must be between {minimum} and {maximum}")
             return value
 
-        data_dir = Path(get("DATA_DIR", "data")).expanduser().resolve()
+        data_dir = Path(get("DATA_DIR")).expanduser().resolve()
         lake_url = get("LAKE_URL", (data_dir / "lake").as_uri())
         if not lake_url.startswith(("file:///", "s3://")):
             raise ConfigError(
                 f"LAKE_URL={lake_url!r} is not supported: use file:///absolute/path or s3://bucket/prefix"
             )
-        datasets = tuple(d.strip() for d in get("DATASETS", ",".join(ALL_DATASETS)).split(",") if d.strip())
+        datasets = tuple(d.strip() for d in get("DATASETS").split(",") if d.strip())
         unknown = [d for d in datasets if d not in ALL_DATASETS]
         if unknown or not datasets:
             raise ConfigError(f"DATASETS has {unknown or 'nothing'}; choose from {', '.join(ALL_DATASETS)}")
         # Relative defaults are relative to the working directory, like DATA_DIR: the repository
         # root for `make run`; in an image, where there is no checkout, the variable is set.
-        dbt_dir = Path(get("DBT_PROJECT_DIR", "dbt")).expanduser().resolve()
+        dbt_dir = Path(get("DBT_PROJECT_DIR")).expanduser().resolve()
         return cls(
-            spacex_api_url=_http_url("SPACEX_API_URL", get("SPACEX_API_URL", PUBLIC_SPACEX_API)),
-            celestrak_url=_http_url("CELESTRAK_URL", get("CELESTRAK_URL", PUBLIC_CELESTRAK)),
-            celestrak_format=_choice("CELESTRAK_FORMAT", get("CELESTRAK_FORMAT", "json").lower(), ("json", "csv")),
+            spacex_api_url=_http_url("SPACEX_API_URL", get("SPACEX_API_URL")),
+            celestrak_url=_http_url("CELESTRAK_URL", get("CELESTRAK_URL")),
+            celestrak_format=_choice("CELESTRAK_FORMAT", get("CELESTRAK_FORMAT").lower(), ("json", "csv")),
             datasets=datasets,
             data_dir=data_dir,
             lake_url=lake_url,
@@ -115,7 +116,7 @@ class Settings:
             stale_after_days=int(number("STALE_AFTER_DAYS", int, 0, 100000)),
             target_satellites=int(number("TARGET_SATELLITES", int, 1, 10_000_000)),
             dbt_project_dir=dbt_dir,
-            sample_data=get("SAMPLE_DATA", "0").lower() in ("1", "true", "yes"),
+            sample_data=get("SAMPLE_DATA").lower() in ("1", "true", "yes"),
         )
 
     def effective(self) -> dict[str, str]:
