@@ -86,7 +86,6 @@ GIVEN_CREDENTIALS: dict[str, Any] = {
         "fernetKey": base64.urlsafe_b64encode(b"0123456789abcdef0123456789abcdef").decode(),
         "apiSecretKey": "api-secret-key-123",
         "jwtSecret": "jwt-secret-123456",
-        "webserverSecretKey": "webserver-secret-123",
     },
 }
 

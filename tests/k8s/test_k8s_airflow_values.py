@@ -200,7 +200,6 @@ class TestSecretsAndConnections:
         "fernetKeySecretName": "fernet-key",
         "apiSecretKeySecretName": "api-secret-key",
         "jwtSecretName": "jwt-secret",
-        "webserverSecretKeySecretName": "webserver-secret-key",
     }
 
     def test_static_keys_come_from_the_platform_secrets(self, values: dict, objects: list[dict]) -> None:
@@ -208,7 +207,7 @@ class TestSecretsAndConnections:
             secret = find(objects, "Secret", values[value_key])
             assert secret["metadata"]["namespace"] == AIRFLOW_NAMESPACE
             assert decode(secret, secret_key)
-        for inline in ("fernetKey", "apiSecretKey", "jwtSecret", "webserverSecretKey"):
+        for inline in ("fernetKey", "apiSecretKey", "jwtSecret", "webserverSecretKey", "webserverSecretKeySecretName"):
             assert not values.get(inline), f"{inline} would put a key in the values file"
 
     def test_lake_connection_from_its_secret(self, values: dict, objects: list[dict]) -> None:
@@ -262,9 +261,10 @@ class TestUiAndAuth:
         core = values["config"]["core"]
         assert core["auth_manager"].endswith("SimpleAuthManager")
         assert core["simple_auth_manager_users"].split(":")[0] == "admin"
-        # The FAB-based default-user job cannot work with this auth manager.
-        assert values["apiServer"]["defaultUser"]["enabled"] is False
-        assert values["webserver"]["defaultUser"]["enabled"] is False
+        # The FAB-based user job cannot work with this auth manager (and apiServer.defaultUser is
+        # refused by the chart since 1.19).
+        assert values["createUserJob"]["enabled"] is False
+        assert "defaultUser" not in values.get("apiServer", {}) and "webserver" not in values
         # `make cluster-info` prints a command that reads exactly this file.
         assert f"cat {core['simple_auth_manager_passwords_file']}" in CLUSTER_MK.read_text()
 
@@ -276,6 +276,6 @@ class TestUiAndAuth:
     def test_pods_run_hardened(self, values: dict) -> None:
         pod = values["securityContexts"]["pod"]
         assert pod["runAsNonRoot"] is True and pod["seccompProfile"]["type"] == "RuntimeDefault"
-        container = values["securityContexts"]["container"]
+        container = values["securityContexts"]["containers"]  # the chart's documented key
         assert container["allowPrivilegeEscalation"] is False
         assert container["capabilities"]["drop"] == ["ALL"]

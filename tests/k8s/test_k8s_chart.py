@@ -335,7 +335,6 @@ class TestSecrets:
         ("airflow", "airflow-fernet-key"): {"fernet-key"},
         ("airflow", "airflow-api-secret-key"): {"api-secret-key"},
         ("airflow", "airflow-jwt-secret"): {"jwt-secret"},
-        ("airflow", "airflow-webserver-secret-key"): {"webserver-secret-key"},
         ("airflow", "airflow-lake-connection"): {"connection"},
     }
 
@@ -395,7 +394,6 @@ class TestSecrets:
             ("airflow-fernet-key", "fernet-key"),
             ("airflow-api-secret-key", "api-secret-key"),
             ("airflow-jwt-secret", "jwt-secret"),
-            ("airflow-webserver-secret-key", "webserver-secret-key"),
         ]:
             assert decode(first[name], key) != decode(again[name], key), (name, key)
 
@@ -420,7 +418,6 @@ class TestSecrets:
             ("airflow-fernet-key", "fernet-key", "fernetKey"),
             ("airflow-api-secret-key", "api-secret-key", "apiSecretKey"),
             ("airflow-jwt-secret", "jwt-secret", "jwtSecret"),
-            ("airflow-webserver-secret-key", "webserver-secret-key", "webserverSecretKey"),
         ]:
             assert decode(secrets[name], key) == given["airflowSecrets"][value]
 
@@ -432,7 +429,7 @@ class TestSecrets:
         # Airflow's namespace is derived from the lake's keys, not generated).
         template = (CHART / "templates" / "secrets.yaml").read_text()
         named = set(re.findall(r'^  name: \{\{ include "(starlink\.secret\.\w+)" \. \}\}$', template, re.M))
-        assert len(named) == 8, named
+        assert len(named) == 7, named
         for helper in named - {"starlink.secret.lakeConnection"}:
             assert re.search(rf'lookup "v1" "Secret" \$\w+ \(include "{re.escape(helper)}" \.\)', template), helper
 
@@ -448,7 +445,6 @@ class TestNoPlaintextSecrets:
                 "fernet-key",
                 "api-secret-key",
                 "jwt-secret",
-                "webserver-secret-key",
             ):
                 if key in secret["data"]:
                     values.add(decode(secret, key))

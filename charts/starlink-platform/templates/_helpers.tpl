@@ -26,7 +26,6 @@ every name and key they use against a render of this chart.
 {{- define "starlink.secret.fernetKey" -}}airflow-fernet-key{{- end -}}
 {{- define "starlink.secret.apiSecretKey" -}}airflow-api-secret-key{{- end -}}
 {{- define "starlink.secret.jwtSecret" -}}airflow-jwt-secret{{- end -}}
-{{- define "starlink.secret.webserverSecretKey" -}}airflow-webserver-secret-key{{- end -}}
 {{- define "starlink.configMap.settings" -}}pipeline-settings{{- end -}}
 
 {{/* The warehouse's superuser password: read by the warehouse container only. */}}
