@@ -45,7 +45,7 @@ AIRFLOW_SET = \
 	--set-string dags.gitSync.subPath='$(GIT_SUBPATH)' \
 	$(if $(GIT_SSH_SECRET),--set-string dags.gitSync.sshKeySecret='$(GIT_SSH_SECRET)')
 
-.PHONY: tools cluster-up cluster-info cluster-down port-forward slack-secret
+.PHONY: tools cluster-up cluster-info cluster-down port-forward slack-secret airflow-chart
 
 tools: ## Check docker, kind, helm and kubectl (versions against the tested ones)
 	@echo "Cluster tools (tested with docker >= $(MIN_DOCKER), kind >= $(MIN_KIND), helm >= $(MIN_HELM), kubectl >= $(MIN_KUBECTL)):"
@@ -121,6 +121,15 @@ cluster-down: ## Delete the kind cluster and everything in it (lake, warehouse, 
 	  echo "No kind cluster '$(CLUSTER_NAME)': nothing to delete"; \
 	fi
 	@echo "Next: make cluster-up (starts from an empty cluster)"
+
+# The chart the tests render (tests/k8s/test_k8s_airflow_chart.py) when it is here; without network
+# they use AIRFLOW_CHART_DIR or the reference copy beside the project.
+AIRFLOW_CHART_DIR_PULLED := $(CLUSTER_ROOT)/.charts
+airflow-chart: ## Download the pinned Airflow chart into .charts/airflow, where the chart tests look first
+	@command -v helm >/dev/null || { echo "helm is missing: make tools"; exit 1; }
+	rm -rf '$(AIRFLOW_CHART_DIR_PULLED)/airflow'
+	helm pull airflow --repo https://airflow.apache.org --version $(AIRFLOW_CHART_VERSION) --untar --untardir '$(AIRFLOW_CHART_DIR_PULLED)'
+	@echo "Airflow chart $(AIRFLOW_CHART_VERSION) in $(AIRFLOW_CHART_DIR_PULLED)/airflow. Next: make test"
 
 # Background port-forwards; the EXIT trap stops all of them on Ctrl-C or when one fails
 # (e.g. a local port already in use). Port-forward traffic enters the pod through the container

@@ -90,6 +90,29 @@ GIVEN_CREDENTIALS: dict[str, Any] = {
 }
 
 
+# Where the official Airflow chart is looked for, in order (see airflow_chart_dir).
+PULLED_AIRFLOW_CHART = ROOT / ".charts" / "airflow"
+REFERENCE_AIRFLOW_CHARTS = (
+    ROOT.parent / "shared" / "reference" / "airflow-chart",
+    Path("/work/shared/reference/airflow-chart"),
+)
+
+
+def airflow_chart_dir() -> Path:
+    """The official Airflow chart to test against: AIRFLOW_CHART_DIR, else `make airflow-chart`'s
+    pull, else the reference copy beside the project. None of them fails the test: the checks
+    against the chart we install must never be skipped."""
+    given = os.environ.get("AIRFLOW_CHART_DIR")
+    candidates = [Path(given)] if given else [PULLED_AIRFLOW_CHART, *REFERENCE_AIRFLOW_CHARTS]
+    for path in candidates:
+        if (path / "Chart.yaml").is_file():
+            return path
+    pytest.fail(
+        "the official Airflow chart is not here: run `make airflow-chart` (needs network), or set "
+        "AIRFLOW_CHART_DIR to an unpacked copy; looked in " + ", ".join(map(str, candidates))
+    )
+
+
 def kind_node_image() -> str:
     config = yaml.safe_load(KIND_CONFIG.read_text())
     images = {node["image"] for node in config["nodes"]}

@@ -1,30 +1,34 @@
 """k8s/airflow-values.yaml against the official Airflow chart's values schema, and its contracts.
 
-The chart itself cannot be downloaded here, but its values.schema.json is kept as reference
-data (../shared/reference/airflow-chart/, see SOURCE.md there); the schema tests run when it
-is present, as it is in CI.
+The schema is the one of the chart the tests render (k8s_helpers.airflow_chart_dir: AIRFLOW_CHART_DIR,
+`make airflow-chart`'s pull, or the reference copy); test_k8s_airflow_chart.py renders the chart
+itself. Without a chart these tests fail rather than skip.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import tomllib
-from pathlib import Path
 from typing import Any, ClassVar
 
 import jsonschema
 import pytest
 import yaml
-from k8s_helpers import AIRFLOW_NAMESPACE, CLUSTER_MK, K8S, KIND_CONFIG, ROOT, decode, find, make_var_default
+from k8s_helpers import (
+    AIRFLOW_NAMESPACE,
+    CLUSTER_MK,
+    K8S,
+    KIND_CONFIG,
+    ROOT,
+    airflow_chart_dir,
+    decode,
+    find,
+    make_var_default,
+)
 
 VALUES_FILE = K8S / "airflow-values.yaml"
-SCHEMA_CANDIDATES = [
-    ROOT.parent / "shared" / "reference" / "airflow-chart" / "values.schema.json",
-    Path("/work/shared/reference/airflow-chart/values.schema.json"),
-]
 MISSING = object()
 
 
@@ -35,15 +39,7 @@ def values() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    env = os.environ.get("AIRFLOW_CHART_SCHEMA")
-    candidates = [Path(env)] if env else SCHEMA_CANDIDATES
-    for path in candidates:
-        if path.is_file():
-            return json.loads(path.read_text())
-    pytest.skip(
-        "the Airflow chart's values.schema.json is not here: set AIRFLOW_CHART_SCHEMA or provide "
-        + " or ".join(str(p) for p in SCHEMA_CANDIDATES)
-    )
+    return json.loads((airflow_chart_dir() / "values.schema.json").read_text())
 
 
 def resolve(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
