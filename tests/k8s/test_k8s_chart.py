@@ -487,7 +487,9 @@ class TestRbac:
             (("",), ("events",)): {"list", "watch"},
         }
 
-    def test_binding_lets_airflow_workers_and_scheduler_use_it(self, objects: list[dict]) -> None:
+    def test_binding_lets_only_the_airflow_workers_use_it(self, objects: list[dict]) -> None:
+        """Least privilege: the workers run the KubernetesPodOperator; nothing else of Airflow
+        starts, watches or deletes pods here (cosmos' watcher sensors read XComs)."""
         binding = find(objects, "RoleBinding", "starlink-pod-launcher")
         assert binding["metadata"]["namespace"] == "starlink"
         assert binding["roleRef"] == {
@@ -496,9 +498,7 @@ class TestRbac:
             "name": "starlink-pod-launcher",
         }
         subjects = {(s["kind"], s["namespace"], s["name"]) for s in binding["subjects"]}
-        assert ("ServiceAccount", "airflow", "airflow-worker") in subjects
-        assert ("ServiceAccount", "airflow", "airflow-scheduler") in subjects
-        assert {s[1] for s in subjects} == {"airflow"}
+        assert subjects == {("ServiceAccount", "airflow", "airflow-worker")}
 
     def test_pipeline_service_account_has_no_token(self, objects: list[dict]) -> None:
         sa = find(objects, "ServiceAccount", "starlink-pipeline")
@@ -527,13 +527,14 @@ class TestNetworkPolicies:
         assert "ingress" not in deny and "egress" not in deny
 
     @pytest.mark.parametrize(
-        ("policy", "workload", "port"),
+        ("policy", "workload", "port", "airflow_too"),
         [
-            ("starlink-warehouse-ingress", "starlink-warehouse", 5432),
-            ("starlink-minio-ingress", "starlink-minio", 9000),
+            # Airflow never connects to the warehouse; it reads task logs and docs from MinIO.
+            ("starlink-warehouse-ingress", "starlink-warehouse", 5432, False),
+            ("starlink-minio-ingress", "starlink-minio", 9000, True),
         ],
     )
-    def test_store_ingress(self, objects: list[dict], policy: str, workload: str, port: int) -> None:
+    def test_store_ingress(self, objects: list[dict], policy: str, workload: str, port: int, airflow_too: bool) -> None:
         spec = policies(objects)[policy]
         assert selects(spec["podSelector"]["matchLabels"], pod_labels(objects, "StatefulSet", workload))
         assert spec["policyTypes"] == ["Ingress"]
@@ -541,7 +542,7 @@ class TestNetworkPolicies:
         assert jmespath.search("ports[].port", rule) == [port]
         peers = rule["from"]
         assert {"podSelector": {"matchLabels": PIPELINE_LABELS}} in peers
-        assert {"namespaceSelector": {"matchLabels": self.AIRFLOW_NS}} in peers
+        assert ({"namespaceSelector": {"matchLabels": self.AIRFLOW_NS}} in peers) is airflow_too
         # Nothing else: no ipBlock, no namespace-wide or cluster-wide peer.
         for peer in peers:
             assert "ipBlock" not in peer
