@@ -34,11 +34,17 @@ KIND_CONTEXT = kind-$(CLUSTER_NAME)
 KUBECTL = kubectl --context $(KIND_CONTEXT)
 HELM = helm --kube-context $(KIND_CONTEXT)
 CLUSTER_IMAGES = starlink42k/pipeline:$(IMAGE_TAG) starlink42k/dbt:$(IMAGE_TAG) starlink42k/airflow:$(IMAGE_TAG)
-# Without an SSH key Secret git-sync cannot use an SSH remote: GitHub ones become HTTPS.
-GIT_SYNC_REPO = $(if $(GIT_SSH_SECRET),$(GIT_REPO),$(patsubst git@github.com:%,https://github.com/%,$(GIT_REPO)))
+# Without an SSH key Secret git-sync cannot use an SSH remote: `git@host:path` and
+# `ssh://git@host[:port]/path` become https://host/path (anonymous HTTPS, for public repositories).
+GIT_SYNC_REPO = $(if $(GIT_SSH_SECRET),$(GIT_REPO),$(shell printf '%s' '$(GIT_REPO)' | sed -E 's#^ssh://git@([^/:]+)(:[0-9]+)?/#https://\1/#; s#^git@([^:/]+):#https://\1/#'))
+# The Airflow image's ID as a pod annotation: a rebuilt image always rolls the Airflow deployments,
+# even under an unchanged tag (e.g. the same sources on another base image). Read when the recipe
+# runs, after the build.
+AIRFLOW_IMAGE_ID = $(shell docker image inspect --format '{{.Id}}' starlink42k/airflow:$(IMAGE_TAG) 2>/dev/null)
 AIRFLOW_SET = \
 	--set-string images.airflow.tag=$(IMAGE_TAG) \
 	--set-string defaultAirflowTag=$(IMAGE_TAG) \
+	--set-string airflowPodAnnotations.starlink42k/image-id=$(AIRFLOW_IMAGE_ID) \
 	--set-string dags.gitSync.repo='$(GIT_SYNC_REPO)' \
 	--set-string dags.gitSync.branch='$(GIT_BRANCH)' \
 	--set-string dags.gitSync.ref='$(GIT_BRANCH)' \
@@ -76,29 +82,34 @@ cluster-up: TOOLS_QUIET := 1
 cluster-up: tools ## Create or update the kind cluster with images, platform and Airflow (idempotent)
 	@test -n "$(GIT_REPO)" || { echo "GIT_REPO is empty: this checkout has no 'origin' remote, and git-sync needs the repository the DAGs are pushed to. Run: make cluster-up GIT_REPO=https://github.com/<you>/<repo>.git"; exit 1; }
 	@test -n "$(GIT_BRANCH)" || { echo "GIT_BRANCH is empty (detached HEAD?). Run: make cluster-up GIT_BRANCH=main"; exit 1; }
-	@echo "==> 1/7 kind cluster '$(CLUSTER_NAME)' ($(CLUSTER_ROOT)/kind-config.yaml)"
+	@echo "==> 1/8 git-sync's source: $(GIT_SYNC_REPO) @ $(GIT_BRANCH)"
+	@'$(CLUSTER_ROOT)/k8s/git-preflight.sh' '$(GIT_SYNC_REPO)' '$(GIT_BRANCH)' '$(GIT_SSH_SECRET)'
+	@echo "==> 2/8 kind cluster '$(CLUSTER_NAME)' ($(CLUSTER_ROOT)/kind-config.yaml)"
 	@if kind get clusters 2>/dev/null | grep -qx '$(CLUSTER_NAME)'; then \
 	  echo "    already exists: reusing it"; \
 	else \
 	  kind create cluster --name '$(CLUSTER_NAME)' --config '$(CLUSTER_ROOT)/kind-config.yaml' --wait 180s; \
 	fi
-	@echo "==> 2/7 building the images: $(CLUSTER_IMAGES)"
+	@echo "==> 3/8 building the images: $(CLUSTER_IMAGES)"
 	@$(MAKE) -f '$(TOP_MAKEFILE)' images IMAGE_TAG=$(IMAGE_TAG)
-	@echo "==> 3/7 copying the images into the cluster nodes (kind load: no registry; pulls stay IfNotPresent)"
-	kind load docker-image --name '$(CLUSTER_NAME)' $(CLUSTER_IMAGES)
-	@echo "==> 4/7 namespaces starlink and airflow (with Pod Security labels)"
+	@echo "==> 4/8 copying the images into the cluster nodes (no registry; pulls stay IfNotPresent)"
+	'$(CLUSTER_ROOT)/k8s/kind-load.sh' '$(CLUSTER_NAME)' $(CLUSTER_IMAGES)
+	@echo "==> 5/8 namespaces starlink and airflow (with Pod Security labels)"
 	$(KUBECTL) apply -f '$(CLUSTER_ROOT)/k8s/namespaces.yaml'
-	@echo "==> 5/7 platform chart: MinIO, warehouse, Secrets, RBAC, NetworkPolicies (waits until ready)"
+	@echo "==> 6/8 platform chart: MinIO, warehouse, Secrets, settings, RBAC, NetworkPolicies (waits until ready)"
 	$(HELM) upgrade --install starlink '$(CLUSTER_ROOT)/charts/starlink-platform' --namespace starlink --wait --timeout 10m
-	@echo "==> 6/7 Airflow chart $(AIRFLOW_CHART_VERSION): DAGs from $(GIT_SYNC_REPO) @ $(GIT_BRANCH), folder $(GIT_SUBPATH)"
-	helm repo add apache-airflow https://airflow.apache.org --force-update >/dev/null
-	helm repo update apache-airflow >/dev/null
+	@echo "==> 7/8 Airflow chart $(AIRFLOW_CHART_VERSION), image starlink42k/airflow:$(IMAGE_TAG): DAGs from $(GIT_SYNC_REPO) @ $(GIT_BRANCH), folder $(GIT_SUBPATH)"
 	@# No --wait: the chart migrates the database in a post-install hook that the pods wait for;
-	@# helm waits for hooks anyway, and step 7 waits for the pods.
-	$(HELM) upgrade --install airflow apache-airflow/airflow --version $(AIRFLOW_CHART_VERSION) --namespace airflow \
-	  -f '$(CLUSTER_ROOT)/k8s/airflow-values.yaml' $(AIRFLOW_SET) --timeout 15m
-	@echo "==> 7/7 waiting for the Airflow deployments to become available"
-	$(KUBECTL) -n airflow wait --for=condition=Available deployment -l release=airflow --timeout=10m
+	@# helm waits for hooks anyway, and step 8 waits for the pods. A new image (tag or ID) changes
+	@# the pod templates, so the deployments roll onto it.
+	$(HELM) upgrade --install airflow airflow --repo https://airflow.apache.org --version $(AIRFLOW_CHART_VERSION) \
+	  --namespace airflow -f '$(CLUSTER_ROOT)/k8s/airflow-values.yaml' $(AIRFLOW_SET) --timeout 15m
+	@echo "==> 8/8 waiting until every Airflow deployment runs starlink42k/airflow:$(IMAGE_TAG)"
+	$(KUBECTL) -n airflow rollout status deployment -l release=airflow --timeout=10m
+	@stale=$$($(KUBECTL) -n airflow get deployment -l release=airflow \
+	  -o jsonpath='{range .items[*]}{.metadata.name}={.spec.template.spec.containers[0].image}{"\n"}{end}' \
+	  | grep -v '=starlink42k/airflow:$(IMAGE_TAG)$$' || true); \
+	if [ -n "$$stale" ]; then echo "Airflow deployments not on starlink42k/airflow:$(IMAGE_TAG): $$stale"; exit 1; fi
 	@$(MAKE) -f '$(TOP_MAKEFILE)' --no-print-directory cluster-info
 
 cluster-info: ## Print the URLs, how to log in, and the next commands

@@ -89,17 +89,17 @@ class TestClusterUp:
     def test_steps_in_order(self, makefile: Path) -> None:
         out = dry_run(makefile, "cluster-up", *GIT)
         steps = [
+            f"'{ROOT}/k8s/git-preflight.sh' 'https://example.com/org/repo.git' 'main' ''",
             "kind create cluster --name 'starlink42k'",
             "STUB images IMAGE_TAG=0123abcd4567",
-            "kind load docker-image --name 'starlink42k' "
+            f"'{ROOT}/k8s/kind-load.sh' 'starlink42k' "
             "starlink42k/pipeline:0123abcd4567 starlink42k/dbt:0123abcd4567 starlink42k/airflow:0123abcd4567",
             f"kubectl --context kind-starlink42k apply -f '{ROOT}/k8s/namespaces.yaml'",
             "helm --kube-context kind-starlink42k upgrade --install starlink "
             f"'{ROOT}/charts/starlink-platform' --namespace starlink --wait",
-            "helm repo add apache-airflow https://airflow.apache.org",
-            "helm --kube-context kind-starlink42k upgrade --install airflow apache-airflow/airflow --version "
-            + make_var_default("AIRFLOW_CHART_VERSION"),
-            "kubectl --context kind-starlink42k -n airflow wait --for=condition=Available deployment",
+            "helm --kube-context kind-starlink42k upgrade --install airflow airflow --repo https://airflow.apache.org "
+            "--version " + make_var_default("AIRFLOW_CHART_VERSION"),
+            "kubectl --context kind-starlink42k -n airflow rollout status deployment -l release=airflow",
             "Next: make port-forward",
         ]
         positions = [out.find(step) for step in steps]
@@ -123,12 +123,20 @@ class TestClusterUp:
         with_ssh = dry_run(makefile, "cluster-up", *GIT, "GIT_SSH_SECRET=airflow-git-ssh")
         assert "--set-string dags.gitSync.sshKeySecret='airflow-git-ssh'" in with_ssh
 
-    def test_github_ssh_remote_becomes_https_without_a_key(self, makefile: Path) -> None:
-        ssh = "GIT_REPO=git@github.com:org/repo.git"
-        out = dry_run(makefile, "cluster-up", ssh, "GIT_BRANCH=main")
-        assert "--set-string dags.gitSync.repo='https://github.com/org/repo.git'" in out
-        keyed = dry_run(makefile, "cluster-up", ssh, "GIT_BRANCH=main", "GIT_SSH_SECRET=k")
-        assert "--set-string dags.gitSync.repo='git@github.com:org/repo.git'" in keyed
+    @pytest.mark.parametrize(
+        ("remote", "https"),
+        [
+            ("git@github.com:org/repo.git", "https://github.com/org/repo.git"),
+            ("ssh://git@github.com/org/repo.git", "https://github.com/org/repo.git"),
+            ("ssh://git@gitlab.example.com:2222/group/sub/repo.git", "https://gitlab.example.com/group/sub/repo.git"),
+            ("https://github.com/org/repo.git", "https://github.com/org/repo.git"),
+        ],
+    )
+    def test_ssh_remotes_become_https_without_a_key(self, makefile: Path, remote: str, https: str) -> None:
+        out = dry_run(makefile, "cluster-up", f"GIT_REPO={remote}", "GIT_BRANCH=main")
+        assert f"--set-string dags.gitSync.repo='{https}'" in out
+        keyed = dry_run(makefile, "cluster-up", f"GIT_REPO={remote}", "GIT_BRANCH=main", "GIT_SSH_SECRET=k")
+        assert f"--set-string dags.gitSync.repo='{remote}'" in keyed
 
     def test_the_tag_flows_into_every_image(self, makefile: Path) -> None:
         out = dry_run(makefile, "cluster-up", *GIT, "IMAGE_TAG=9e8d7c6b5a4f")
@@ -267,3 +275,149 @@ esac
         assert "--context kind-starlink42k -n airflow create secret generic slack-alerts" in log
         assert "rollout restart deployment -l release=airflow" in log
         assert "XXXXSECRET" not in log  # never on a command line
+
+
+# --- `make cluster-up` for real, twice, against stubs that record their calls ------------------------
+
+# The stubs keep their state (cluster created, loaded images, helm releases) in $STUB_STATE and log
+# every call; kubectl answers the deployment images from the last `helm upgrade ... airflow`, as
+# the cluster would once the rollout it waits for is done (or a stale image, when told so).
+CLUSTER_STUBS = {
+    "kind": r"""
+echo "kind $*" >> "$STUB_STATE/calls.log"
+case "$1 $2" in
+  "version "*) echo "kind v0.33.0 go1.24.6 linux/amd64";;
+  "get clusters") [ -f "$STUB_STATE/cluster" ] && echo starlink42k; true;;
+  "create cluster") touch "$STUB_STATE/cluster";;
+  "load docker-image")
+    [ -z "${STUB_KIND_LOAD_FAILS:-}" ] || { echo "ERROR: content digest sha256:0 not found" >&2; exit 1; };;
+  "load image-archive") [ -z "${STUB_ARCHIVE_FAILS:-}" ] || exit 1;;
+esac""",
+    "docker": r"""
+echo "docker $*" >> "$STUB_STATE/calls.log"
+case "$1" in
+  version) echo 28.2.2;;
+  info) exit 0;;
+  image) echo "sha256:${STUB_IMAGE_ID:-aaaa}";;
+  save) shift; [ "$1" = -o ] && echo archive > "$2";;
+esac""",
+    "helm": r"""
+echo "helm $*" >> "$STUB_STATE/calls.log"
+case "$*" in *version*) echo v4.1.4;; esac
+case "$*" in *"upgrade --install airflow"*) echo "$*" > "$STUB_STATE/airflow-release";; esac""",
+    "kubectl": r"""
+echo "kubectl $*" >> "$STUB_STATE/calls.log"
+case "$*" in
+  *"version --client"*) echo "Client Version: v1.37.1";;
+  *"get deployment"*)
+    tag=$(grep -o 'images.airflow.tag=[^ ]*' "$STUB_STATE/airflow-release" | cut -d= -f2)
+    for d in airflow-scheduler airflow-api-server airflow-dag-processor airflow-triggerer; do
+      echo "$d=starlink42k/airflow:${STUB_RUNNING_TAG:-$tag}"
+    done;;
+esac""",
+    "git": r"""
+echo "git $*" >> "$STUB_STATE/calls.log"
+case "$*" in
+  *ls-remote*)
+    case "${STUB_GIT:-ok}" in
+      ok) printf '1111111111111111111111111111111111111111\trefs/heads/main\n';;
+      missing) exit 2;;
+      private) echo "fatal: could not read Username for 'https://github.com': terminal prompts disabled" >&2; exit 128;;
+    esac;;
+  *rev-parse*) echo 1111111111111111111111111111111111111111;;
+esac""",
+}
+UTILS = ("bash", "env", "sed", "grep", "head", "sort", "cat", "cut", "dirname", "mktemp", "rm", "timeout", "touch")
+
+
+def cluster_path(tmp_path: Path) -> str:
+    path = stub_path(tmp_path, CLUSTER_STUBS)
+    for util in UTILS:
+        if not (Path(path) / util).exists():
+            (Path(path) / util).symlink_to(shutil.which(util))
+    return path
+
+
+def cluster_up(makefile: Path, path: str, state: Path, *args: str, **stub_env: str) -> subprocess.CompletedProcess:
+    env = {"PATH": path, "HOME": str(state), "LC_ALL": "C", "STUB_STATE": str(state), **stub_env}
+    return subprocess.run(
+        [shutil.which("make"), "-f", str(makefile), "cluster-up", *GIT, *args],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+
+
+def calls(state: Path, since: int = 0) -> list[str]:
+    return (state / "calls.log").read_text().splitlines()[since:]
+
+
+class TestClusterUpRuns:
+    def test_a_second_run_with_a_changed_build_rolls_airflow_onto_it(self, makefile: Path, tmp_path: Path) -> None:
+        path, state = cluster_path(tmp_path), tmp_path
+        first = cluster_up(makefile, path, state, "IMAGE_TAG=aaaa1111aaaa", STUB_IMAGE_ID="1d1d")
+        assert first.returncode == 0, first.stdout + first.stderr
+        log = calls(state)
+        assert "kind create cluster --name starlink42k --config " + f"{ROOT}/kind-config.yaml --wait 180s" in log
+        (upgrade,) = [c for c in log if "upgrade --install airflow" in c]
+        assert "images.airflow.tag=aaaa1111aaaa" in upgrade and "defaultAirflowTag=aaaa1111aaaa" in upgrade
+        assert "airflowPodAnnotations.starlink42k/image-id=sha256:1d1d" in upgrade
+
+        # A code or dbt change: a new tag; the images are loaded and helm moves every pod template to it.
+        seen = len(calls(state))
+        second = cluster_up(makefile, path, state, "IMAGE_TAG=bbbb2222bbbb", STUB_IMAGE_ID="2e2e")
+        assert second.returncode == 0, second.stdout + second.stderr
+        log = calls(state, seen)
+        assert not [c for c in log if c.startswith("kind create")], "the cluster is reused"
+        (load,) = [c for c in log if c.startswith("kind load")]
+        assert load.endswith(
+            "starlink42k/pipeline:bbbb2222bbbb starlink42k/dbt:bbbb2222bbbb starlink42k/airflow:bbbb2222bbbb"
+        )
+        (upgrade,) = [c for c in log if "upgrade --install airflow" in c]
+        assert "images.airflow.tag=bbbb2222bbbb" in upgrade and "image-id=sha256:2e2e" in upgrade
+        rollout = [i for i, c in enumerate(log) if "rollout status deployment -l release=airflow" in c]
+        assert rollout and rollout[0] > log.index(next(c for c in log if "upgrade --install airflow" in c))
+        assert "every Airflow deployment runs starlink42k/airflow:bbbb2222bbbb" in second.stdout
+
+        # The same tag on another base (another image ID): still a roll, through the annotation.
+        seen = len(calls(state))
+        third = cluster_up(makefile, path, state, "IMAGE_TAG=bbbb2222bbbb", STUB_IMAGE_ID="3f3f")
+        assert third.returncode == 0, third.stdout + third.stderr
+        (upgrade,) = [c for c in calls(state, seen) if "upgrade --install airflow" in c]
+        assert "image-id=sha256:3f3f" in upgrade
+
+    def test_a_deployment_left_on_an_old_image_fails_the_run(self, makefile: Path, tmp_path: Path) -> None:
+        proc = cluster_up(makefile, cluster_path(tmp_path), tmp_path, "IMAGE_TAG=cccc", STUB_RUNNING_TAG="old")
+        assert proc.returncode != 0
+        assert "Airflow deployments not on starlink42k/airflow:cccc" in proc.stdout
+
+    def test_kind_load_falls_back_to_an_image_archive(self, makefile: Path, tmp_path: Path) -> None:
+        proc = cluster_up(makefile, cluster_path(tmp_path), tmp_path, STUB_KIND_LOAD_FAILS="1")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        log = calls(tmp_path)
+        assert [c for c in log if c.startswith("docker save -o ")]
+        assert [c for c in log if c.startswith("kind load image-archive --name starlink42k ")]
+        assert "trying docker save + kind load image-archive" in proc.stderr
+        assert "loaded with docker save + kind load image-archive" in proc.stdout
+
+    def test_when_neither_load_works_the_message_says_what_was_tried(self, makefile: Path, tmp_path: Path) -> None:
+        env = {"STUB_KIND_LOAD_FAILS": "1", "STUB_ARCHIVE_FAILS": "1"}
+        proc = cluster_up(makefile, cluster_path(tmp_path), tmp_path, **env)
+        assert proc.returncode != 0
+        assert "neither with 'kind load docker-image'" in proc.stderr and "kind load image-archive" in proc.stderr
+        assert not [c for c in calls(tmp_path) if "upgrade --install" in c], "nothing is installed"
+
+    @pytest.mark.parametrize(
+        ("behaviour", "message"),
+        [
+            ("missing", "cannot find branch 'main'"),
+            ("private", "cannot clone https://example.com/org/repo.git anonymously"),
+        ],
+    )
+    def test_git_sync_preflight_stops_before_anything_is_installed(
+        self, makefile: Path, tmp_path: Path, behaviour: str, message: str
+    ) -> None:
+        proc = cluster_up(makefile, cluster_path(tmp_path), tmp_path, STUB_GIT=behaviour)
+        assert proc.returncode != 0
+        assert message in proc.stderr
+        log = calls(tmp_path)
+        assert [c for c in log if "ls-remote --exit-code --heads https://example.com/org/repo.git refs/heads/main" in c]
+        assert not [c for c in log if c.startswith("kind create") or " upgrade " in c]
