@@ -15,6 +15,8 @@ GIT_SSH_SECRET ?=
 # The official chart (https://airflow.apache.org), pinned; its values schema is what
 # tests/k8s validates k8s/airflow-values.yaml against.
 AIRFLOW_CHART_VERSION ?= 1.22.0
+# Extra --set flags for the platform chart (`make e2e` turns the in-cluster API replay on with them).
+PLATFORM_SET ?=
 # Local ports of `make port-forward`.
 AIRFLOW_UI_PORT ?= 8080
 MINIO_CONSOLE_PORT ?= 9001
@@ -51,7 +53,7 @@ AIRFLOW_SET = \
 	--set-string dags.gitSync.subPath='$(GIT_SUBPATH)' \
 	$(if $(GIT_SSH_SECRET),--set-string dags.gitSync.sshKeySecret='$(GIT_SSH_SECRET)')
 
-.PHONY: tools cluster-up cluster-info cluster-down port-forward slack-secret airflow-chart
+.PHONY: tools cluster-up cluster-info cluster-down port-forward slack-secret airflow-chart e2e
 
 tools: ## Check docker, kind, helm and kubectl (versions against the tested ones)
 	@echo "Cluster tools (tested with docker >= $(MIN_DOCKER), kind >= $(MIN_KIND), helm >= $(MIN_HELM), kubectl >= $(MIN_KUBECTL)):"
@@ -97,7 +99,7 @@ cluster-up: tools ## Create or update the kind cluster with images, platform and
 	@echo "==> 5/8 namespaces starlink and airflow (with Pod Security labels)"
 	$(KUBECTL) apply -f '$(CLUSTER_ROOT)/k8s/namespaces.yaml'
 	@echo "==> 6/8 platform chart: MinIO, warehouse, Secrets, settings, RBAC, NetworkPolicies (waits until ready)"
-	$(HELM) upgrade --install starlink '$(CLUSTER_ROOT)/charts/starlink-platform' --namespace starlink --wait --timeout 10m
+	$(HELM) upgrade --install starlink '$(CLUSTER_ROOT)/charts/starlink-platform' --namespace starlink --wait --timeout 10m $(PLATFORM_SET)
 	@echo "==> 7/8 Airflow chart $(AIRFLOW_CHART_VERSION), image starlink42k/airflow:$(IMAGE_TAG): DAGs from $(GIT_SYNC_REPO) @ $(GIT_BRANCH), folder $(GIT_SUBPATH)"
 	@# No --wait: the chart migrates the database in a post-install hook that the pods wait for;
 	@# helm waits for hooks anyway, and step 8 waits for the pods. A new image (tag or ID) changes
@@ -132,6 +134,23 @@ cluster-down: ## Delete the kind cluster and everything in it (lake, warehouse, 
 	  echo "No kind cluster '$(CLUSTER_NAME)': nothing to delete"; \
 	fi
 	@echo "Next: make cluster-up (starts from an empty cluster)"
+
+# --- e2e: one whole DAG run on kind against an in-cluster replay of the APIs (k8s/e2e.py) --------
+E2E_DS ?= 2024-01-31
+E2E_LOGS ?= $(CLUSTER_ROOT)/.e2e/kind-logs
+E2E_REPLAY = http://starlink-api-replay:8000
+E2E_PLATFORM_SET = --set apiReplay.enabled=true --set-string apiReplay.image.tag=$(IMAGE_TAG) \
+	--set-string pipelineSettings.SPACEX_API_URL=$(E2E_REPLAY)/v4 \
+	--set-string pipelineSettings.CELESTRAK_URL=$(E2E_REPLAY) \
+	--set-string pipelineSettings.SAMPLE_DATA=1
+e2e: venv-run ## On kind: cluster-up with an API replay, run the DAG over the REST API, check answer.json
+	@$(MAKE) -f '$(TOP_MAKEFILE)' --no-print-directory cluster-up PLATFORM_SET='$(E2E_PLATFORM_SET)'
+	@$(BIN)/python '$(CLUSTER_ROOT)/k8s/e2e.py' --ds $(E2E_DS) --context $(KIND_CONTEXT) \
+	  --airflow-url http://127.0.0.1:$(AIRFLOW_UI_PORT) || { \
+	  rm -rf '$(E2E_LOGS)'; kind export logs '$(E2E_LOGS)' --name '$(CLUSTER_NAME)' >/dev/null 2>&1 || true; \
+	  echo "The cluster's logs are in $(E2E_LOGS) (kind export logs). The cluster is left running: make port-forward, or make cluster-down"; \
+	  exit 1; }
+	@echo "Next: open http://127.0.0.1:$(AIRFLOW_UI_PORT), or make cluster-down"
 
 # The chart the tests render (tests/k8s/test_k8s_airflow_chart.py) when it is here; without network
 # they use AIRFLOW_CHART_DIR or the reference copy beside the project.

@@ -33,6 +33,10 @@ every name and key they use against a render of this chart.
 {{- printf "%s-superuser" (include "starlink.warehouse.name" .) -}}
 {{- end -}}
 
+{{- define "starlink.apiReplay.name" -}}
+{{- printf "%s-api-replay" (include "starlink.fullname" .) -}}
+{{- end -}}
+
 {{/* In-cluster DNS names, as written into the credentials Secrets. */}}
 {{- define "starlink.warehouse.host" -}}
 {{- printf "%s.%s.svc.%s" (include "starlink.warehouse.name" .) .Release.Namespace .Values.clusterDomain -}}
