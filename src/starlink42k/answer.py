@@ -81,6 +81,10 @@ class Source:
     snapshot_ds: str | None
     used_for_forecast: bool
     age_days: int
+    # The run's `dbt source freshness` verdict (pass | warn | error), or `unchecked`; stale = warn or error.
+    freshness: str
+    stale_after_days: float | None
+    error_after_days: float | None
     stale: bool
 
 
@@ -88,7 +92,9 @@ class Source:
 class Answer:
     question: str
     ds: str
-    generated_at: str
+    # When the newest data the answer uses was loaded: the same warehouse gives the same answer.json,
+    # byte for byte (a rerun of `report`, a restore from backup).
+    data_loaded_at: str | None
     sample_data: bool
     notice: str | None  # only with sample data (absent from answer.json otherwise)
     as_of: str
@@ -96,7 +102,7 @@ class Answer:
     source_label: str
     stale: bool
     stale_since: str | None
-    stale_after_days: int
+    stale_after_days: float | None
     target_satellites: int | None
     # the three sub-answers
     satellites_in_orbit: int

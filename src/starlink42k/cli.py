@@ -66,6 +66,12 @@ def cmd_load(ctx: Context, args: argparse.Namespace) -> None:
     pipeline.load(ctx, args.dataset, args.ds)
 
 
+def cmd_freshness(ctx: Context, args: argparse.Namespace) -> None:
+    results = pipeline.freshness(ctx, args.ds, args.source and Path(args.source), fail_on_error=args.fail_on_error)
+    for f in results:
+        print(f"{f.status:<13} {f.describe(args.ds)}")
+
+
 def cmd_transform(ctx: Context, args: argparse.Namespace) -> None:
     pipeline.transform(ctx, args.ds)
 
@@ -169,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     command("extract", cmd_extract, "fetch one dataset from its API into the lake (raw JSON)", dataset=True)
     command("to-csv", cmd_to_csv, "turn one dataset's raw JSON into a typed CSV (curated)", dataset=True)
     command("load", cmd_load, "load one dataset's CSV into the warehouse (raw.<dataset>, one ds)", dataset=True)
+    fp = command("freshness", cmd_freshness, "check the sources' freshness as of ds (dbt source freshness) and keep it")
+    fp.add_argument(
+        "--from", dest="source", help="dbt's sources.json to read instead of running dbt (the cluster's pod)"
+    )
+    fp.add_argument("--fail-on-error", action="store_true", help="exit 1 when a source is past its error threshold")
     command("transform", cmd_transform, "build the dbt project (staging, intermediate, marts) for one ds")
     command("report", cmd_report, "write answer.json, the chart and the report; print the answer")
     command("run", cmd_run, "run every step in order for every dataset, and print the answer")

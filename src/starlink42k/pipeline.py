@@ -3,6 +3,7 @@
     extract    source API → lake raw/<source>/<dataset>/ds=<ds>/         (ingest.py, one dataset)
     to_csv     lake raw → lake curated/… (typed CSV) and rejects/…        (ingest.py, one dataset)
     load       lake curated → warehouse raw.<dataset>, partition ds       (ingest.py, one dataset)
+    freshness  dbt source freshness as of ds → raw.source_freshness        (freshness.py)
     transform  dbt build: staging → intermediate → marts                   (transform.py)
     report     marts → answer.json, chart.png, report.md in the lake      (report.py)
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from .answer import Answer
 from .context import Context
+from .freshness import freshness
 from .ingest import extract, fetch, load, to_csv, write_raw
 from .log import event, get_logger
 from .replay import SAMPLE_DIR, ReplayServer
@@ -25,7 +27,7 @@ from .report import backtest_text, report
 from .settings import Settings
 from .transform import dbt, publish_docs, transform
 
-__all__ = ["backtest", "demo", "extract", "load", "publish_docs", "report", "run", "to_csv", "transform"]
+__all__ = ["backtest", "demo", "extract", "freshness", "load", "publish_docs", "report", "run", "to_csv", "transform"]
 log = get_logger("pipeline")
 
 
@@ -41,6 +43,7 @@ def run(ctx: Context, ds: str) -> Answer:
         to_csv(ctx, name, ds)
     for name in names:
         load(ctx, name, ds)
+    freshness(ctx, ds)  # recorded and reported; only the Airflow run's gate fails on an error
     transform(ctx, ds)
     answer = report(ctx, ds)
     seconds = time.perf_counter() - started

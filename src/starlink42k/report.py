@@ -17,7 +17,6 @@ from .answer import FILES, QUESTION, SAMPLE_NOTICE, Answer, Backtest, Details, S
 from .context import Context
 from .errors import PipelineError
 from .log import event, get_logger, timed
-from .sources.snapshot import utc_now_iso
 
 log = get_logger("report")
 SOURCE_LABELS = {"spacex_api": "SpaceX API v4", "celestrak_satcat": "CelesTrak SATCAT"}
@@ -64,12 +63,15 @@ def _utc(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if value else None
 
 
+def _days(value: float | None) -> float | int | None:
+    return int(value) if value is not None and float(value).is_integer() else value
+
+
 def build_answer(ctx: Context, ds: str, marts: Marts) -> Answer:
     if not marts.summary:
         raise PipelineError("the marts hold no Starlink satellites for this ds; was anything loaded?")
     summary = marts.summary[0]
     run_day = date.fromisoformat(ds)
-    stale_after = ctx.settings.stale_after_days
     sources = tuple(
         Source(
             name=s["source_name"],
@@ -82,10 +84,15 @@ def build_answer(ctx: Context, ds: str, marts: Marts) -> Answer:
             snapshot_ds=_iso(s["snapshot_ds"]),
             used_for_forecast=s["is_forecast_source"],
             age_days=(run_day - s["as_of_date"]).days,
-            stale=(run_day - s["as_of_date"]).days > stale_after,
+            # staleness is the run's freshness check (raw.source_freshness), thresholds the dbt sources'
+            freshness=s["freshness"] or "unchecked",
+            stale_after_days=_days(s["warn_after_days"]),
+            error_after_days=_days(s["error_after_days"]),
+            stale=s["freshness"] in ("warn", "error"),
         )
         for s in marts.sources
     )
+    loaded = [s["loaded_at"] for s in marts.sources if s["loaded_at"]]
     main = next(s for s in sources if s.used_for_forecast)
     scenarios = tuple(
         Scenario(
@@ -114,7 +121,7 @@ def build_answer(ctx: Context, ds: str, marts: Marts) -> Answer:
     return Answer(
         question=QUESTION,
         ds=ds,
-        generated_at=utc_now_iso(),
+        data_loaded_at=_utc(max(loaded)) if loaded else None,
         sample_data=sample,
         notice=SAMPLE_NOTICE if sample else None,
         as_of=_iso(summary["as_of_date"]),
@@ -122,7 +129,7 @@ def build_answer(ctx: Context, ds: str, marts: Marts) -> Answer:
         source_label=main.label,
         stale=main.stale,
         stale_since=main.as_of if main.stale else None,
-        stale_after_days=stale_after,
+        stale_after_days=main.stale_after_days,
         target_satellites=marts.forecast[0]["target_satellites"] if marts.forecast else None,
         satellites_in_orbit=summary["satellites_in_orbit"],
         launches_per_month=summary["launches_per_month_trailing"],
@@ -189,13 +196,16 @@ def summary_text(answer: Answer) -> str:
             f"forecast for {b.checked_on} was {b.predicted_in_orbit:,} vs "
             f"{b.actual_in_orbit:,} actual ({b.error_pct:+.1f}%).",
         ]
+    main = answer.forecast_source
     if answer.stale:
         lines += [
             "",
             f"Note: the source is stale: its newest record is from {answer.stale_since} "
-            f"(more than {answer.stale_after_days} days before {answer.ds}). The SpaceX API "
-            "stopped updating in late 2022.",
+            f"(more than {answer.stale_after_days} days before {answer.ds}; dbt source freshness: "
+            f"{main.freshness}). The SpaceX API stopped updating in late 2022.",
         ]
+    elif main.freshness == "unchecked":
+        lines += ["", f"Note: no freshness check was recorded for {answer.ds} (`starlink42k freshness`)."]
     for s in answer.sources:
         if not s.used_for_forecast:
             lines.append(f"  also read: {s.label}, as of {s.as_of}" + (" (stale)" if s.stale else ""))
@@ -217,7 +227,7 @@ def markdown(answer: Answer, chart_name: str) -> str:
     )
     sources = "\n".join(
         f"| {s.label} | {s.as_of} | {s.satellites:,} | {'yes' if s.used_for_forecast else 'no'} "
-        f"| {'stale' if s.stale else 'current'} | {_or(s.url)} |"
+        f"| {s.freshness} | {_or(s.url)} |"
         for s in answer.sources
     )
     backtest = "\n".join(

@@ -34,7 +34,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "HTTP_BACKOFF_SECONDS": ("1", "first retry delay; doubles each attempt, with jitter"),
     "SPACEX_PAGE_SIZE": ("500", "documents per page of the SpaceX query API"),
     "REJECT_THRESHOLD": ("0.01", "fraction of rejected records above which `to-csv` fails"),
-    "STALE_AFTER_DAYS": ("30", "source older than this is reported as stale"),
+    "STALE_AFTER_DAYS": ("30", "a source whose newest record is older than this is stale (dbt freshness warns)"),
+    "SATCAT_ERROR_AFTER_DAYS": ("45", "a CelesTrak snapshot older than this fails the Airflow run (freshness gate)"),
     "TARGET_SATELLITES": ("42000", "constellation size the forecast aims at"),
     "DBT_PROJECT_DIR": ("./dbt", "the dbt project `transform` builds (the dbt image sets /opt/dbt)"),
     "LOG_FORMAT": ("text (json in Kubernetes)", "`text` or `json` log lines on stderr"),
@@ -63,6 +64,7 @@ class Settings:
     spacex_page_size: int
     reject_threshold: float
     stale_after_days: int
+    satcat_error_after_days: int
     target_satellites: int
     dbt_project_dir: Path
     sample_data: bool = False
@@ -114,6 +116,7 @@ class Settings:
             spacex_page_size=int(number("SPACEX_PAGE_SIZE", int, 1, 10000)),
             reject_threshold=number("REJECT_THRESHOLD", float, 0, 1),
             stale_after_days=int(number("STALE_AFTER_DAYS", int, 0, 100000)),
+            satcat_error_after_days=int(number("SATCAT_ERROR_AFTER_DAYS", int, 1, 100000)),
             target_satellites=int(number("TARGET_SATELLITES", int, 1, 10_000_000)),
             dbt_project_dir=dbt_dir,
             sample_data=get("SAMPLE_DATA").lower() in ("1", "true", "yes"),
@@ -137,6 +140,7 @@ class Settings:
             "SPACEX_PAGE_SIZE": str(self.spacex_page_size),
             "REJECT_THRESHOLD": f"{self.reject_threshold:g}",
             "STALE_AFTER_DAYS": str(self.stale_after_days),
+            "SATCAT_ERROR_AFTER_DAYS": str(self.satcat_error_after_days),
             "TARGET_SATELLITES": str(self.target_satellites),
             "DBT_PROJECT_DIR": str(self.dbt_project_dir),
             "SAMPLE_DATA": "1" if self.sample_data else "0",

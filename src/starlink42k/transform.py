@@ -36,8 +36,15 @@ def dbt_executable() -> str:
 
 
 def settings_env(ctx: Context) -> dict[str, str]:
-    """The run's settings dbt_project.yml reads with env_var(), as the cluster's pods get them."""
-    return {"DATASETS": ",".join(ctx.settings.datasets), "TARGET_SATELLITES": str(ctx.settings.target_satellites)}
+    """The run's settings the dbt project reads with env_var() (dbt_project.yml's vars, the
+    sources' freshness thresholds), as the cluster's pods get them from the settings ConfigMap."""
+    s = ctx.settings
+    return {
+        "DATASETS": ",".join(s.datasets),
+        "TARGET_SATELLITES": str(s.target_satellites),
+        "STALE_AFTER_DAYS": str(s.stale_after_days),
+        "SATCAT_ERROR_AFTER_DAYS": str(s.satcat_error_after_days),
+    }
 
 
 def dbt_invocation(
@@ -68,7 +75,9 @@ def dbt_invocation(
     return command, env
 
 
-def dbt(ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None = None) -> None:
+def dbt(
+    ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None = None, ok_exit_codes: tuple = (0,)
+) -> None:
     """Run one dbt command; its own progress lines stream to stderr."""
     command, env = dbt_invocation(ctx, *args, ds=ds, extra_vars=extra_vars)
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
@@ -78,7 +87,7 @@ def dbt(ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None
                 event(log, "dbt.output", line.rstrip())
             else:
                 sys.stderr.write(line)
-    if proc.returncode != 0:
+    if proc.returncode not in ok_exit_codes:
         raise PipelineError(
             f"dbt {' '.join(args)} failed (exit {proc.returncode}); the lines above name the model "
             f"or test, and {ctx.settings.data_dir / 'dbt' / 'logs' / 'dbt.log'} has the details"

@@ -149,6 +149,13 @@ def create_raw_tables(conn: psycopg.Connection) -> None:
             "alter table raw.load_log add column if not exists fetched_from text,"
             " add column if not exists fetched_at timestamptz"
         )
+        # `dbt source freshness` of each run's ds, as the freshness step keeps it (freshness.py).
+        conn.execute(
+            """create table if not exists raw.source_freshness (
+                   ds date not null, source text not null, status text not null, as_of date,
+                   age_days integer, warn_after_days double precision, error_after_days double precision,
+                   checked_at timestamptz not null, primary key (ds, source))"""
+        )
         for spec in DATASETS.values():
             columns = [sql.SQL("{} {}").format(_ident(c.name, "column"), sql.SQL(c.type)) for c in spec.columns]
             conn.execute(

@@ -1,5 +1,6 @@
-{#- The sources behind the answer, how current each is, which one the forecast uses, and where and
-    when the snapshot read was fetched (recorded by its load). -#}
+{#- The sources behind the answer: how current each is, which one the forecast uses, when and where
+    the snapshot read was fetched and loaded (its load), and the freshness verdict of the run
+    (`dbt source freshness` as of the run's date; null when no check was recorded for it). -#}
 with
 
 sources as (
@@ -14,6 +15,15 @@ loads as (
 
 ),
 
+checks as (
+
+    select * from {{ ref('stg_pipeline__source_freshness') }}
+    where run_ds = {% if var('ds', none) %}'{{ var("ds") }}'::date{% else %}(
+        select max(run_ds) from {{ ref('stg_pipeline__source_freshness') }}
+    ){% endif %}
+
+),
+
 final as (
 
     select
@@ -23,12 +33,22 @@ final as (
         s.snapshot_ds,
         s.is_forecast_source,
         l.fetched_from,
-        l.fetched_at
+        l.fetched_at,
+        l.loaded_at,
+        c.freshness,
+        c.age_days as freshness_age_days,
+        c.warn_after_days,
+        c.error_after_days
     from sources as s
+    -- the satellite dataset each source's as-of date and count come from
+    cross join lateral (
+        select case s.source_name when 'spacex_api' then 'starlink' else 'satcat' end as dataset
+    ) as d
     left join loads as l
-        -- the satellite dataset each source's as-of date and count come from
-        on l.dataset = case s.source_name when 'spacex_api' then 'starlink' else 'satcat' end
+        on l.dataset = d.dataset
        and l.snapshot_ds = s.snapshot_ds
+    left join checks as c
+        on c.dataset = d.dataset
 
 )
 
