@@ -1,8 +1,10 @@
 """starlink_pipeline: when will there be 42,000 Starlink satellites in orbit?
 
 Daily, for one logical date `ds`: each dataset is extracted to the lake, curated to CSV and
-loaded into the warehouse (datasets in parallel); dbt builds staging, intermediate and marts for
-that ds; `report` writes answer.json, the chart and the report; dbt docs are published for the UI.
+loaded into the warehouse (datasets in parallel); the freshness gate checks the sources as of ds
+(a CelesTrak catalogue past its error threshold stops the run here, with an alert); dbt builds
+staging, intermediate and marts for that ds; `report` writes answer.json, the chart and the report
+(a new answer: starlink_answer_changed.py is scheduled on it); dbt docs are published for the UI.
 
 Every step is idempotent per ds, so any ds can be rerun (clear it) or backfilled
 (`airflow backfill create --dag-id starlink_pipeline --from-date ... --to-date ...`) and gives the
@@ -36,7 +38,8 @@ with DAG(
     tags=["starlink42k", config.execution()],
 ) as dag:
     loaded = []
-    for dataset in config.datasets():
+    datasets = config.datasets()
+    for dataset in datasets:
         with TaskGroup(group_id=dataset):
             extract = tasks.cli("extract", dataset)
             to_csv = tasks.cli("to-csv", dataset)
@@ -44,8 +47,9 @@ with DAG(
             extract >> to_csv >> load
         loaded.append(load)
 
+    freshness = tasks.freshness(datasets)
     dbt = tasks.dbt_build()
-    report = tasks.cli("report")
+    report = tasks.report()
     docs = tasks.dbt_docs()
 
-    loaded >> dbt >> [report, docs]
+    loaded >> freshness >> dbt >> [report, docs]

@@ -39,6 +39,7 @@ RUN --mount=type=secret,id=ca,required=false \
     /opt/uv/bin/uv export --frozen --no-dev --no-emit-project --extra airflow \
         --prune astronomer-cosmos --prune apache-airflow-providers-cncf-kubernetes \
         --prune apache-airflow-providers-slack --prune apache-airflow-providers-amazon \
+        --prune apache-airflow-providers-openlineage \
         --prune boto3 --prune matplotlib --prune psycopg \
         --format requirements-txt --output-file /src/requirements.txt --quiet \
     && python3 -m venv /home/airflow/.local \

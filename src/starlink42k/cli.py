@@ -9,6 +9,7 @@ Exit codes: 0 done, 1 the pipeline failed (the message says why), 2 bad usage.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -210,6 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Where the one-line reason of a failure goes for the orchestrator: a file Airflow's local operator
+# names, else Kubernetes' termination log (the pod's termination message, in the task's failure).
+TERMINATION_LOG = Path("/dev/termination-log")
+
+
+def record_error(line: str) -> None:
+    path = os.environ.get("STARLINK42K_ERROR_FILE") or (TERMINATION_LOG if TERMINATION_LOG.exists() else None)
+    if path:
+        with contextlib.suppress(OSError):  # best effort: the message is in the log anyway
+            Path(path).write_text(line + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -226,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PipelineError as exc:
         logs.event(logger, "error", str(exc).splitlines()[0], level=40, command=args.command)
         print(f"\nerror: {exc}", file=sys.stderr)
+        record_error(str(exc).splitlines()[0])
         return 1
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

@@ -111,3 +111,42 @@ def test_a_failed_run_posts_dag_run_and_reason(webhook: Webhook, monkeypatch: py
     assert "DAG: starlink_pipeline" in text
     assert f"Run: {run_id}" in text
     assert "Reason: timed_out" in text
+
+
+def test_a_frozen_catalogue_stops_the_run_at_the_freshness_gate_and_alerts(
+    airflow_db, webhook: Webhook, sample_replay, warehouse_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replay whose SATCAT stopped updating: the bundled catalogue's newest record is from
+    2026-11-20; a run for 2027-06-01 finds it 193 days old, past SATCAT_ERROR_AFTER_DAYS. The real
+    ingest and the real gate (dbt source freshness, then the CLI) run; the run fails there, before
+    dbt builds an answer on it, and Slack hears which source, as of when, and the threshold. The
+    frozen SpaceX API only warns."""
+    dag = load_dag(monkeypatch, STARLINK_EXECUTION="local")
+    for name, value in {
+        "SPACEX_API_URL": sample_replay.spacex_url,
+        "CELESTRAK_URL": sample_replay.url,
+        "WAREHOUSE_URL": warehouse_url,
+        "LAKE_URL": (tmp_path / "lake").as_uri(),
+        "DATA_DIR": str(tmp_path / "data"),
+        "SATCAT_ERROR_AFTER_DAYS": "45",
+    }.items():
+        monkeypatch.setenv(name, value)
+    dag.get_task("freshness").retries = 0  # its final failure now, not after backed-off retries
+
+    run = dag.test(
+        logical_date=datetime(2027, 6, 1, tzinfo=UTC),
+        mark_success_pattern=r"^(dbt_docs|report)$",  # never reached: they wait for the gate
+    )
+
+    assert str(run.state) == "failed"
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert states["satcat.load"] == "success" and states["freshness"] == "failed"
+    assert {s for t, s in states.items() if t.startswith("dbt.")} == {"upstream_failed"}
+    [alert] = [p["json"]["text"] for p in webhook.posts if "Task: freshness" in p["json"]["text"]]
+    print(alert)
+    why = alert.split("Why: ", 1)[1].splitlines()[0]
+    assert why == (
+        "freshness gate: CelesTrak SATCAT (celestrak.satcat) is too old: its newest record is from 2026-11-20, "
+        "193 days before 2027-06-01 (threshold 45 days)"
+    )
+    assert "spacex" not in why  # stale too, but a warning only

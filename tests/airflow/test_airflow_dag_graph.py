@@ -7,20 +7,23 @@ for every load; report and docs wait for the last dbt tasks.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from airflow_helpers import load_dag
 
-DATASETS = ("launches", "starlink", "satcat")
+DATASETS = ("launches", "satcat", "starlink")
 
 
 def ingest_edges(datasets: tuple[str, ...] = DATASETS) -> dict[str, set[str]]:
+    """Extract, to-csv and load per dataset, then the freshness gate after every load."""
     edges: dict[str, set[str]] = {}
     for d in datasets:
         edges[f"{d}.extract"] = set()
         edges[f"{d}.to_csv"] = {f"{d}.extract"}
         edges[f"{d}.load"] = {f"{d}.to_csv"}
+    edges["freshness"] = {f"{d}.load" for d in datasets}
     return edges
 
 
@@ -43,7 +46,7 @@ def with_downstream(upstream: dict[str, set[str]], final: set[str], group: set[s
 
 def expected_kubernetes(manifest: dict, datasets: tuple[str, ...] = DATASETS) -> dict[str, set[str]]:
     parents, tests = models_and_tests(manifest)
-    loads = {f"{d}.load" for d in datasets}
+    loads = {"freshness"}  # dbt starts once the gate passed
     tested = {m for t in tests.values() for m in t["models"]}
     edges = ingest_edges(datasets)
     producer, done = "dbt.dbt_producer_watcher", "dbt.dbt_producer_watcher_done"
@@ -63,7 +66,7 @@ def expected_kubernetes(manifest: dict, datasets: tuple[str, ...] = DATASETS) ->
 
 def expected_local(manifest: dict, datasets: tuple[str, ...] = DATASETS) -> dict[str, set[str]]:
     parents, tests = models_and_tests(manifest)
-    loads = {f"{d}.load" for d in datasets}
+    loads = {"freshness"}  # dbt starts once the gate passed
     edges = ingest_edges(datasets)
     for model, ps in parents.items():
         edges[f"dbt.{model}_model_build"] = {f"dbt.{p}_model_build" for p in ps} or loads
@@ -149,3 +152,57 @@ def test_dbt_gets_the_run_ds_as_a_var(k8s_dag, local_dag) -> None:
     docs = k8s_dag.get_task("dbt_docs")
     assert docs.dbt_arguments[docs.dbt_arguments.index("--vars") + 1] == '{"ds": "{{ ds }}"}'
     assert "dbt_arguments" in docs.template_fields
+
+
+# --- assets and lineage ------------------------------------------------------------------------------------
+
+
+def asset_edges(dag) -> set[tuple[str, str]]:
+    """(inlet, outlet) of every step: how data flows from asset to asset through the DAG. The dbt
+    group is one step: its first tasks read the loaded tables, its last ones write the marts."""
+    steps: dict[str, tuple[set, set]] = {}
+    for task in dag.tasks:
+        step = steps.setdefault("dbt" if task.task_id.startswith("dbt.") else task.task_id, (set(), set()))
+        step[0].update(a.name for a in task.inlets or [])
+        step[1].update(a.name for a in task.outlets or [])
+    return {(i, o) for inlets, outlets in steps.values() for i in inlets for o in outlets}
+
+
+def reaches(edges: set[tuple[str, str]], start: str, end: str) -> bool:
+    frontier, seen = {start}, set()
+    while frontier:
+        node = frontier.pop()
+        seen.add(node)
+        frontier |= {b for a, b in edges if a == node} - seen
+    return end in seen
+
+
+@pytest.mark.parametrize("fixture", ["k8s_dag", "local_dag"])
+def test_the_asset_graph_runs_lake_to_warehouse_to_marts_to_the_answer(request: pytest.FixtureRequest, fixture: str):
+    dag = request.getfixturevalue(fixture)
+    edges = asset_edges(dag)
+    sources = {"launches": "spacex", "starlink": "spacex", "satcat": "celestrak"}
+    for dataset, source in sources.items():
+        raw, curated = f"starlink/raw/{source}/{dataset}", f"starlink/curated/{source}/{dataset}"
+        table = f"starlink/warehouse/raw.{dataset}"
+        assert {(raw, curated), (curated, table), (table, "starlink/warehouse/marts")} <= edges, dataset
+        assert (table, "starlink/warehouse/freshness") in edges
+        assert reaches(edges, raw, "starlink/report/answer") and reaches(edges, raw, "starlink/docs/dbt")
+        extract = dag.get_task(f"{dataset}.extract")
+        assert [a.name for a in extract.outlets] == [raw] and not extract.inlets
+    assert ("starlink/warehouse/marts", "starlink/report/answer") in edges
+    names = {name for edge in edges for name in edge}
+    # logical names only: no scheme, host or port, the same on a laptop and in the cluster
+    assert all(re.fullmatch(r"starlink/[a-z]+(/[a-z0-9_.]+)*", n) for n in names), names
+
+
+def test_a_new_answer_schedules_the_consumer_dag(manifest: dict) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow_helpers import DAGS
+
+    bag = DagBag(dag_folder=str(DAGS / "starlink_answer_changed.py"))
+    assert bag.import_errors == {}
+    dag = bag.dags["starlink_answer_changed"]
+    assert [a.name for a in dag.timetable.asset_condition.objects] == ["starlink/report/answer"]
+    (task,) = dag.tasks
+    assert [a.name for a in task.inlets] == ["starlink/report/answer"]

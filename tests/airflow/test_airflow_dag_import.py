@@ -37,9 +37,9 @@ def parse_in_subprocess(**env: str) -> dict:
 @pytest.mark.parametrize(
     ("env", "mode", "operator"),
     [
-        ({}, "local", "BashOperator"),  # nothing set at all: the documented default
-        ({"STARLINK_EXECUTION": "local"}, "local", "BashOperator"),
-        ({"STARLINK_EXECUTION": "kubernetes", "STARLINK_IMAGE_TAG": IMAGE_TAG}, "kubernetes", "KubernetesPodOperator"),
+        ({}, "local", "CliOperator"),  # nothing set at all: the documented default
+        ({"STARLINK_EXECUTION": "local"}, "local", "CliOperator"),
+        ({"STARLINK_EXECUTION": "kubernetes", "STARLINK_IMAGE_TAG": IMAGE_TAG}, "kubernetes", "CliPodOperator"),
     ],
     ids=["no-env", "local", "kubernetes"],
 )
@@ -56,7 +56,7 @@ def test_helper_package_is_not_parsed_as_dag_files(manifest: dict) -> None:
 
     bag = DagBag(dag_folder=str(DAGS))
     assert bag.import_errors == {}
-    assert {stat.file for stat in bag.dagbag_stats} == {"starlink_pipeline.py"}
+    assert {stat.file for stat in bag.dagbag_stats} == {"starlink_pipeline.py", "starlink_answer_changed.py"}
     assert (DAGS / ".airflowignore").read_text().splitlines()[-1] == "starlink/"
 
 

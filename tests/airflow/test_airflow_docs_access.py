@@ -89,10 +89,11 @@ def test_the_cluster_upload_puts_the_docs_where_the_ui_reads_them(
     import os
 
     import boto3
-    from starlink.dbt_docs import kubernetes_task
+    from starlink import tasks
 
+    monkeypatch.setenv("STARLINK_EXECUTION", "kubernetes")
     monkeypatch.setenv("STARLINK_IMAGE_TAG", IMAGE_TAG)  # as the Airflow image sets it
-    arguments = kubernetes_task("dbt_docs", {"ds": "2024-01-31"}).arguments
+    arguments = tasks.dbt_docs().arguments
     arguments[arguments.index("--from") + 1] = str(docs)  # the pod's /tmp/dbt/target is here
     env = clean_env(
         LAKE_URL=f"s3://{s3_bucket}",

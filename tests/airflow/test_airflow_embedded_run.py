@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from airflow_helpers import DAGS, DS, clean_env
+from airflow_helpers import AIRFLOW_HOME, DAGS, DS, clean_env
 
 
 @pytest.mark.slow
@@ -24,8 +25,7 @@ def test_airflow_dags_test_produces_the_answer(
     lake = tmp_path / "lake"
     env = clean_env(
         STARLINK_EXECUTION="local",
-        # Whatever the CLI of this checkout supports (CelesTrak is being added concurrently).
-        DATASETS=",".join(d for d in ("launches", "starlink", "satcat") if d in ALL_DATASETS),
+        DATASETS=",".join(ALL_DATASETS),
         SPACEX_API_URL=sample_replay.spacex_url,
         CELESTRAK_URL=sample_replay.url,
         LAKE_URL=lake.as_uri(),
@@ -56,6 +56,14 @@ def test_airflow_dags_test_produces_the_answer(
 
     answer = json.loads((lake / "reports" / "starlink" / f"ds={DS}" / "answer.json").read_text())
     assert answer["ds"] == DS
+    assert "freshness" in ended and {s["freshness"] for s in answer["sources"]} == {"pass", "warn"}
+    # The new answer is an asset event, carrying its ds, for the DAGs scheduled on it.
+    with sqlite3.connect(AIRFLOW_HOME / "airflow.db") as db:
+        extras = db.execute(
+            "select e.extra from asset_event e join asset a on a.id = e.asset_id where a.name = ?",
+            ("starlink/report/answer",),
+        ).fetchall()
+    assert [json.loads(extra) for (extra,) in extras][-1] == {"ds": DS}
     assert answer["satellites_in_orbit"] > 0
     for name in ("index.html", "manifest.json", "catalog.json"):
         assert (lake / "dbt-docs" / name).stat().st_size > 0

@@ -176,6 +176,19 @@ def test_dbt_sensors_fallback_pods_run_their_model(tasks: dict, manifest: dict) 
         assert_env(container, DBT_ENV, DBT_SECRETS)
 
 
+def assert_dbt_init_container(pod: dict) -> list[str]:
+    """The dbt half of a dbt-then-CLI pod: the dbt image, its restrictions, writing into /tmp."""
+    [dbt] = pod["spec"]["initContainers"]
+    assert dbt["name"] == "dbt" and dbt["image"] == DBT and dbt["imagePullPolicy"] == "IfNotPresent"
+    assert dbt.get("command") is None  # the dbt image has no ENTRYPOINT
+    assert dbt["securityContext"] == CONTAINER_SECURITY
+    assert dbt["resources"] == DBT_RESOURCES
+    assert dbt["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]  # shared with the CLI
+    assert dbt["envFrom"] == SETTINGS
+    assert_env(dbt, DBT_ENV, DBT_SECRETS)
+    return dbt["args"]
+
+
 def test_dbt_docs_pod_generates_then_uploads_to_the_lake(tasks: dict) -> None:
     """Init container (dbt image): `dbt docs generate` into the pod's /tmp; then the main container
     (pipeline image) copies the three files to <LAKE_URL>/dbt-docs/: `starlink42k publish-docs`."""
@@ -183,20 +196,30 @@ def test_dbt_docs_pod_generates_then_uploads_to_the_lake(tasks: dict) -> None:
     upload = assert_common(pod, "dbt-docs", PIPELINE, CLI_RESOURCES)
     assert not upload.get("command")  # the image's ENTRYPOINT, the CLI
     assert upload["args"] == ["publish-docs", "--from", "/tmp/dbt/target"]
-    assert_env(upload, {**CLI_ENV, "DBT_TARGET_PATH": "/tmp/dbt/target"}, LAKE)
-
-    [generate] = pod["spec"]["initContainers"]
-    assert generate["image"] == DBT and generate["imagePullPolicy"] == "IfNotPresent"
-    assert generate.get("command") is None  # the dbt image has no ENTRYPOINT
-    args = generate["args"]
+    assert_env(upload, {**CLI_ENV, "DBT_TARGET_PATH": "/tmp/dbt/target"}, LAKE)  # the lake only
+    args = assert_dbt_init_container(pod)
     assert args[:3] == ["dbt", "docs", "generate"]
     assert dbt_vars(args) == RUN_VARS
     assert args[args.index("--project-dir") + 1] == "/opt/dbt"
-    assert generate["securityContext"] == CONTAINER_SECURITY
-    assert generate["resources"] == DBT_RESOURCES
-    assert generate["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]  # shared with the upload
-    assert generate["envFrom"] == SETTINGS
-    assert_env(generate, DBT_ENV, DBT_SECRETS)
+
+
+def test_freshness_gate_pod_checks_with_dbt_then_judges_and_stores(tasks: dict) -> None:
+    """Init container: `dbt source freshness` of the run's sources as of ds, into /tmp (exit 1, a stale
+    source, is a result); main container: `starlink42k freshness --from` it, which keeps the result in
+    the warehouse and fails the task on a source past its error threshold."""
+    pod = build_pod(tasks["freshness"])
+    gate = assert_common(pod, "freshness", PIPELINE, CLI_RESOURCES)
+    assert gate["args"] == [
+        "freshness", "--ds", DS, "--fail-on-error", "--from", "/tmp/dbt/target/sources.json"
+    ]  # fmt: skip
+    assert_env(gate, {**CLI_ENV, "DBT_TARGET_PATH": "/tmp/dbt/target"}, CLI_SECRETS)
+    bash, flag, script = assert_dbt_init_container(pod)
+    assert (bash, flag) == ("bash", "-c")
+    assert script.startswith('dbt source freshness --project-dir /opt/dbt --vars \'{"ds": "2024-01-31"}\' --select ')
+    assert script.split("--select ")[1].split(";")[0].split() == [
+        "source:spacex.launches", "source:celestrak.satcat", "source:spacex.starlink"
+    ]  # fmt: skip
+    assert script.endswith('status=$?; [ "$status" -le 1 ] || exit "$status"')
 
 
 def test_every_task_is_covered(tasks: dict) -> None:

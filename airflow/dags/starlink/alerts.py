@@ -22,6 +22,9 @@ TASK_FAILED = (
     "Task: {{ ti.task_id }}\n"
     "Run: {{ run_id }} (ds {{ ds }})\n"
     "Try: {{ ti.try_number }}\n"
+    # The pipeline's own error line (the steps' operators make it the exception's message), e.g.
+    # the freshness gate's source, as-of date and threshold.
+    "Why: {{ (exception | string | trim)[:600] if exception else 'see the log' }}\n"
     "Log: {{ ti.log_url }}"
 )
 # DAG-level failures (e.g. dagrun_timeout): the DAG processor's context may hold only dag,

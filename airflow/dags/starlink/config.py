@@ -49,8 +49,7 @@ def execution() -> str:
 
 def datasets() -> tuple[str, ...]:
     """The datasets this DAG ingests: DATASETS, else every dataset the dbt project reads."""
-    manifest = manifest_path()
-    known = manifest_datasets(str(manifest), manifest.stat().st_mtime_ns)
+    known = tuple(dataset_sources())
     raw = _env("DATASETS")
     if not raw:
         return known
@@ -61,14 +60,21 @@ def datasets() -> tuple[str, ...]:
     return tuple(d for d in known if d in chosen)
 
 
+def dataset_sources() -> dict[str, str]:
+    """Every dataset the dbt project reads, with its source (the lake folder: spacex, celestrak)."""
+    manifest = manifest_path()
+    return manifest_datasets(str(manifest), manifest.stat().st_mtime_ns)
+
+
 @functools.cache
-def manifest_datasets(manifest: str, mtime_ns: int = 0) -> tuple[str, ...]:
-    """The `meta.dataset` of the manifest's sources, sorted (cached per version of the file)."""
+def manifest_datasets(manifest: str, mtime_ns: int = 0) -> dict[str, str]:
+    """dataset -> source of the manifest's sources marked `meta.dataset`, sorted by dataset (cached
+    per version of the file)."""
     sources = json.loads(Path(manifest).read_text())["sources"].values()
-    found = sorted({s["meta"]["dataset"] for s in sources if "dataset" in s.get("meta", {})})
+    found = {s["meta"]["dataset"]: s["source_name"] for s in sources if "dataset" in s.get("meta", {})}
     if not found:
         raise ValueError(f"{manifest} has no dbt source with meta.dataset: rebuild it (`make manifest`)")
-    return tuple(found)
+    return dict(sorted(found.items()))
 
 
 def namespace() -> str:

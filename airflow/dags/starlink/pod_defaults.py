@@ -79,8 +79,10 @@ PIPELINE_ENV = {
     "HOME": TMP,
     "MPLCONFIGDIR": f"{TMP}/matplotlib",
 }
+# Where dbt writes in a pod (the project in the image is read-only).
+DBT_TARGET = f"{TMP}/dbt/target"
 DBT_ENV = {
-    "DBT_TARGET_PATH": f"{TMP}/dbt/target",
+    "DBT_TARGET_PATH": DBT_TARGET,
     "DBT_LOG_PATH": f"{TMP}/dbt/logs",
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "HOME": TMP,
@@ -105,6 +107,8 @@ def _pod(component: str, image: str, resources: k8s.V1ResourceRequirements) -> d
         # Pod logs stream into the task log (remote logging keeps them after the pod is gone).
         "get_logs": True,
         "log_events_on_failure": True,
+        # A failure's message is the CLI's error line (its termination message), not the pod spec.
+        "log_pod_spec_on_failure": False,
         "termination_message_policy": "FallbackToLogsOnError",
         # Failed pods stay for `kubectl describe`; a retry starts a new pod.
         "on_finish_action": "delete_succeeded_pod",

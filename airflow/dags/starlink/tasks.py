@@ -2,25 +2,29 @@
 
 kubernetes  every CLI step is a pod from the pipeline image; dbt runs in the dbt image through
             cosmos' ExecutionMode.WATCHER_KUBERNETES (one `dbt build` pod; a sensor per model and
-            per model's tests);
-local       every CLI step is a subprocess of the `starlink42k` CLI of this checkout's virtualenv;
+            per model's tests); dbt docs and dbt source freshness run in a pod's init container
+            from the dbt image, then the CLI stores what they wrote;
+local       every CLI step is a process of the `starlink42k` CLI of this checkout's virtualenv;
             dbt runs through cosmos' ExecutionMode.LOCAL with dbt/profiles.yml. No cluster needed.
 
 Both modes run the same commands with the same `--ds`, read the same environment variable names
 and produce the same lake and warehouse contents, so `make airflow-run` exercises the DAG the
-cluster runs. The CLI is the only way they reach the pipeline: nothing here imports it.
+cluster runs. The CLI is the only way they reach the pipeline: nothing here imports it. Every step
+declares its assets (assets.py).
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from . import config
+from . import assets, config
 
 DS = "{{ ds }}"
+DBT_PROJECT_NAME = "starlink42k"
 
 
 def dbt_vars() -> dict[str, Any]:
@@ -32,38 +36,89 @@ def dbt_vars() -> dict[str, Any]:
     return {"ds": DS}
 
 
-DBT_PROJECT_NAME = "starlink42k"
-
-
 def cli(command: str, dataset: str | None = None) -> BaseOperator:
     """`starlink42k <command> [<dataset>] --ds {{ ds }}`, task id `<command>` (dashes as underscores)."""
     arguments = [command, *([dataset] if dataset else []), "--ds", DS]
-    task_id = command.replace("-", "_")
-    if config.execution() == "kubernetes":
-        from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    source = config.dataset_sources()[dataset] if dataset else None
+    return _cli_task(command.replace("-", "_"), arguments, assets.step(command, source, dataset))
 
+
+def report() -> BaseOperator:
+    """`starlink42k report`: its outlet event (a new answer) carries the ds, for consumers."""
+    return _cli_task("report", ["report", "--ds", DS], assets.step("report"), announces_answer=True)
+
+
+def _cli_task(task_id: str, arguments: list[str], lineage: dict, **kwargs: Any) -> BaseOperator:
+    if config.execution() == "kubernetes":
         from . import pod_defaults
+        from .operators import CliPodOperator
 
         # The image's ENTRYPOINT is the CLI: only arguments.
-        return KubernetesPodOperator(task_id=task_id, arguments=arguments, **pod_defaults.pipeline_pod())
-
-    from airflow.providers.standard.operators.bash import BashOperator
+        return CliPodOperator(task_id=task_id, arguments=arguments, **lineage, **kwargs, **pod_defaults.pipeline_pod())
 
     from . import local
+    from .operators import CliOperator
 
-    # Inherits the worker's environment (SPACEX_API_URL, LAKE_URL, WAREHOUSE_URL, DATA_DIR, ...);
-    # runs from the repository root so relative defaults mean what they mean for `make run`.
-    return BashOperator(
+    # Runs from the repository root so relative defaults mean what they mean for `make run`.
+    return CliOperator(
         task_id=task_id,
         bash_command=shlex.join([local.executable("starlink42k"), *arguments]),
         cwd=str(config.REPO_ROOT),
+        **lineage,
+        **kwargs,
+    )
+
+
+def freshness(datasets: tuple[str, ...], task_id: str = "freshness") -> BaseOperator:
+    """The freshness gate: `dbt source freshness` of the run's sources, as of its ds, kept in the
+    warehouse; a source past its error threshold (CelesTrak) fails the task, so the run stops before
+    dbt builds an answer on it, and the alert says which source, as of when, and the threshold."""
+    sources = [f"{config.dataset_sources()[d]}.{d}" for d in datasets]
+    lineage = {"inlets": [assets.warehouse_raw(d) for d in datasets], "outlets": [assets.FRESHNESS]}
+    gate = ["freshness", "--ds", DS, "--fail-on-error"]
+    if config.execution() == "kubernetes":
+        from . import pod_defaults
+
+        # dbt writes sources.json to its target path in the pod's /tmp; exit 1 is a result (a stale
+        # source), which the CLI judges; anything else is dbt failing.
+        dbt = (
+            f"dbt source freshness --project-dir {pod_defaults.DBT_PROJECT_DIR} "
+            f"--vars {shlex.quote(json.dumps(dbt_vars()))} --select "
+            + " ".join(f"source:{s}" for s in sources)
+            + '; status=$?; [ "$status" -le 1 ] || exit "$status"'
+        )
+        sources_json = f"{pod_defaults.DBT_TARGET}/sources.json"
+        return _dbt_then_cli(task_id, ["bash", "-c", dbt], [*gate, "--from", sources_json], lineage, "CLI")
+    return _cli_task(task_id, gate, lineage)
+
+
+def _dbt_then_cli(task_id: str, dbt: list[str], arguments: list[str], lineage: dict, secrets: str) -> BaseOperator:
+    """A pod: dbt (dbt image, init container) writes into the pod's /tmp, then the CLI (pipeline
+    image) reads it, with the Secrets `secrets` names in kube_secrets (the docs upload needs the
+    lake only; the freshness step the warehouse too)."""
+    from . import kube_secrets, pod_defaults
+    from .operators import DbtThenCliPodOperator
+
+    pod = pod_defaults.pipeline_pod()
+    return DbtThenCliPodOperator(
+        task_id=task_id,
+        dbt_arguments=dbt,
+        **{
+            **pod,
+            "labels": {**pod["labels"], "app.kubernetes.io/component": task_id.replace("_", "-")},
+            "env_vars": pod_defaults.env({**pod_defaults.PIPELINE_ENV, "DBT_TARGET_PATH": pod_defaults.DBT_TARGET}),
+            "secrets": list(getattr(kube_secrets, secrets)),
+            "arguments": arguments,
+            "init_container_logs": True,
+            **lineage,
+        },
     )
 
 
 def dbt_build(group_id: str = "dbt") -> Any:
     """`dbt build` of the project for this ds (cosmos DbtTaskGroup), rendered from the manifest:
-    parsing the DAG never runs dbt or touches a database. emit_datasets is off: nothing is
-    scheduled on dbt's tables, and their asset URIs would carry warehouse host names."""
+    parsing the DAG never runs dbt or touches a database. emit_datasets is off: the group's assets
+    are ours (the marts), not dbt's table URIs, which would carry warehouse host names."""
     from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
@@ -76,7 +131,7 @@ def dbt_build(group_id: str = "dbt") -> Any:
         # a failing test skips what depends on it); a deferrable sensor per model and per model's
         # tests mirrors the status in Airflow and starts a dbt pod only when retried. Pod-per-model
         # would start 20 to 36 dbt pods per run (airflow/cosmos_modes.py counts them).
-        return DbtTaskGroup(
+        group = DbtTaskGroup(
             group_id=group_id,
             project_config=project,
             execution_config=ExecutionConfig(
@@ -87,35 +142,74 @@ def dbt_build(group_id: str = "dbt") -> Any:
             ),
             operator_args={**pod_defaults.dbt_pod(), "vars": dbt_vars()},
         )
+    else:
+        from . import local
 
-    from . import local
-
-    return DbtTaskGroup(
-        group_id=group_id,
-        project_config=project,
-        profile_config=local.profile_config(),
-        execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL,
-            invocation_mode=InvocationMode.SUBPROCESS,
-            dbt_executable_path=local.executable("dbt"),
-            dbt_project_path=config.DBT_PROJECT_DIR,
-        ),
-        # One `dbt build --select <model>` per model (the model and its tests: half the processes of
-        # run + test tasks); a test of several models runs in its own task after all of them.
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.BUILD,
-            should_detach_multiple_parents_tests=True,
-            emit_datasets=False,
-        ),
-        operator_args={"vars": dbt_vars(), **local.dbt_operator_args()},
-    )
+        group = DbtTaskGroup(
+            group_id=group_id,
+            project_config=project,
+            profile_config=local.profile_config(),
+            execution_config=ExecutionConfig(
+                execution_mode=ExecutionMode.LOCAL,
+                invocation_mode=InvocationMode.SUBPROCESS,
+                dbt_executable_path=local.executable("dbt"),
+                dbt_project_path=config.DBT_PROJECT_DIR,
+            ),
+            # One `dbt build --select <model>` per model (the model and its tests: half the processes of
+            # run + test tasks); a test of several models runs in its own task after all of them.
+            render_config=RenderConfig(
+                load_method=LoadMode.DBT_MANIFEST,
+                test_behavior=TestBehavior.BUILD,
+                should_detach_multiple_parents_tests=True,
+                emit_datasets=False,
+            ),
+            operator_args={"vars": dbt_vars(), **local.dbt_operator_args()},
+        )
+    # The group reads the loaded tables and the run's freshness, and writes the marts: declared on
+    # its first tasks and its last ones.
+    for task in group.get_roots():
+        task.inlets = [assets.FRESHNESS, *(assets.warehouse_raw(d) for d in config.datasets())]
+    for task in group.get_leaves():
+        task.outlets = [assets.MARTS]
+    return group
 
 
 def dbt_docs(task_id: str = "dbt_docs") -> BaseOperator:
-    """`dbt docs generate`, published to <lake>/dbt-docs/ for the Airflow UI (see dbt_docs.py)."""
-    from . import dbt_docs
-
+    """`dbt docs generate`, published to <lake>/dbt-docs/, where the Airflow UI serves it from
+    (airflow/README.md: dbt docs, serving and access)."""
+    lineage = {"inlets": [assets.MARTS], "outlets": [assets.DOCS]}
     if config.execution() == "kubernetes":
-        return dbt_docs.kubernetes_task(task_id, dbt_vars())
-    return dbt_docs.local_task(task_id, dbt_vars())
+        from . import pod_defaults
+
+        dbt = [
+            "dbt",
+            "docs",
+            "generate",
+            "--vars",
+            json.dumps(dbt_vars()),
+            "--project-dir",
+            pod_defaults.DBT_PROJECT_DIR,
+        ]
+        return _dbt_then_cli(task_id, dbt, ["publish-docs", "--from", pod_defaults.DBT_TARGET], lineage, "LAKE")
+
+    from cosmos.constants import InvocationMode
+    from cosmos.operators.local import DbtDocsLocalOperator
+
+    from . import local
+
+    # Not cosmos' DbtDocsS3KubernetesOperator in the cluster: it needs the AWS CLI in the dbt image,
+    # copies the Airflow connection's keys into the pod spec as literal values, uploads from
+    # <project>/target (read-only there) and joins --vars into a shell command unquoted.
+    return DbtDocsLocalOperator(
+        task_id=task_id,
+        project_dir=str(config.DBT_PROJECT_DIR),
+        profile_config=local.profile_config(),
+        dbt_executable_path=local.executable("dbt"),
+        invocation_mode=InvocationMode.SUBPROCESS,
+        install_deps=False,
+        vars=dbt_vars(),
+        emit_datasets=False,
+        callback=local.publish_docs,
+        **lineage,
+        **local.dbt_operator_args(),
+    )
