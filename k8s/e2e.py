@@ -150,7 +150,7 @@ def comparable(answer_json: bytes) -> dict:
     from starlink42k.answer import Answer
 
     answer = Answer.from_json(answer_json).to_dict()
-    answer.pop("generated_at")
+    answer.pop("data_loaded_at")
     answer.pop("files")
     for source in answer["sources"]:
         for name in VOLATILE_SOURCE_FIELDS:

@@ -150,7 +150,7 @@ def sample_answer() -> bytes:
     from starlink42k.answer import Answer, Details, Scenario, Source
 
     return Answer(
-        question="q", ds="2024-01-31", generated_at="2026-12-02T00:00:00Z", sample_data=True, notice="n",
+        question="q", ds="2024-01-31", data_loaded_at="2026-12-02T00:00:00Z", sample_data=True, notice="n",
         as_of="2022-10-28", source="spacex_api", source_label="SpaceX API v4", stale=True, stale_since="2022-10-28",
         stale_after_days=30, target_satellites=42000, satellites_in_orbit=3000, launches_per_month=2.5,
         satellites_per_launch=50.0,
@@ -159,7 +159,8 @@ def sample_answer() -> bytes:
                             "2046-07-01", 285.0, 700),),
         backtest=(),
         sources=(Source("spacex_api", "SpaceX API v4", "http://10.1.2.3:8000/v4/starlink/query",
-                        "2026-12-02T00:00:00Z", "2022-10-28", 3600, "2024-01-31", True, 460, True),),
+                        "2026-12-02T00:00:00Z", "2022-10-28", 3600, "2024-01-31", True, 460, "warn", 30, None,
+                        True),),
         files={"answer.json": "s3://starlink-lake/reports/starlink/ds=2024-01-31/answer.json"},
     ).to_json()  # fmt: skip
 
@@ -177,7 +178,7 @@ def test_the_answer_is_read_from_the_lake_and_compared(s3_endpoint: str, s3_buck
 
     # The embedded run: another time, another replay host, other file URIs; the same answer.
     embedded = json.loads(body)
-    embedded["generated_at"] = "2026-12-03T09:00:00Z"
+    embedded["data_loaded_at"] = "2026-12-03T09:00:00Z"
     embedded["files"] = {"answer.json": "file:///tmp/x/answer.json"}
     embedded["sources"][0].update(url="http://127.0.0.1:41000/v4/starlink/query", fetched_at="2026-12-03T09:00:00Z")
     e2e.compare(read, json.dumps(embedded).encode())
