@@ -20,7 +20,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -439,8 +439,31 @@ def test_every_sql_query_runs_as_the_read_only_role_after_real_runs(
                     if "metric" in columns:
                         assert {r[columns.index("metric")] for r in rows} == {"launches", "starlink"}, where
                         assert len({r[0] for r in rows}) == len(DAYS), where
+            # The README's picture is drawn from these same queries (scripts/render_dashboard.py).
+            script = render_script()
+            results = script.query_pipeline_panels(conn, dashboard, date(2024, 1, 1), date(2024, 2, 29))
+        png = tmp_path / "dashboard.png"
+        script.draw(dashboard, results, png, datetime(2024, 2, 1), "test")
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     finally:
         drop_role(warehouse_url, reader)
+
+
+def render_script() -> Any:
+    spec = importlib.util.spec_from_file_location("render_dashboard", ROOT / "scripts" / "render_dashboard.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readme_shows_and_explains_the_dashboard(dashboard: dict) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Operating it\n", 1)[1].split("\n## ", 1)[0]
+    for needed in ("make observability", "make port-forward", "starlink42k status", "](docs/dashboard.png)"):
+        assert needed in section, needed
+    assert (ROOT / "docs" / "dashboard.png").read_bytes()[:4] == b"\x89PNG"
+    assert dashboard["title"] in section
 
 
 @pytest.fixture
