@@ -85,3 +85,4 @@ bench-dbt: venv-dev ## Benchmark dbt build: real size, and 42,000 satellites ove
 include airflow/airflow.mk
 include images/images.mk
 include k8s/cluster.mk
+include k8s/observability.mk

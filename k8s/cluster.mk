@@ -22,6 +22,10 @@ AIRFLOW_UI_PORT ?= 8080
 MINIO_CONSOLE_PORT ?= 9001
 MINIO_API_PORT ?= 9000
 WAREHOUSE_PORT ?= 5432
+# The optional metrics stack (`make observability`, k8s/observability.mk): its namespace (fixed:
+# k8s/monitoring-namespace.yaml and the stack's values files name it too) and Grafana's local port.
+MONITORING_NAMESPACE := monitoring
+GRAFANA_PORT ?= 3000
 
 # Tool versions this setup was written and checked against (`make tools` compares).
 MIN_DOCKER := 24.0
@@ -99,7 +103,9 @@ cluster-up: tools ## Create or update the kind cluster with images, platform and
 	@echo "==> 5/8 namespaces starlink and airflow (with Pod Security labels)"
 	$(KUBECTL) apply -f '$(CLUSTER_ROOT)/k8s/namespaces.yaml'
 	@echo "==> 6/8 platform chart: MinIO, warehouse, Secrets, settings, RBAC, NetworkPolicies (waits until ready)"
-	$(HELM) upgrade --install starlink '$(CLUSTER_ROOT)/charts/starlink-platform' --namespace starlink --wait --timeout 10m $(PLATFORM_SET)
+	@# Once `make observability` has installed the metrics stack, its objects in this chart stay on.
+	$(HELM) upgrade --install starlink '$(CLUSTER_ROOT)/charts/starlink-platform' --namespace starlink --wait --timeout 10m $(PLATFORM_SET) \
+	  $$($(HELM) status prometheus --namespace $(MONITORING_NAMESPACE) >/dev/null 2>&1 && echo --set observability.enabled=true --set-string observability.namespace=$(MONITORING_NAMESPACE))
 	@echo "==> 7/8 Airflow chart $(AIRFLOW_CHART_VERSION), image starlink42k/airflow:$(IMAGE_TAG): DAGs from $(GIT_SYNC_REPO) @ $(GIT_BRANCH), folder $(GIT_SUBPATH)"
 	@# No --wait: the chart migrates the database in a post-install hook that the pods wait for;
 	@# helm waits for hooks anyway, and step 8 waits for the pods. A new image (tag or ID) changes
@@ -164,7 +170,7 @@ airflow-chart: ## Download the pinned Airflow chart into .charts/airflow, where 
 # Background port-forwards; the EXIT trap stops all of them on Ctrl-C or when one fails
 # (e.g. a local port already in use). Port-forward traffic enters the pod through the container
 # runtime, inside the pod's network namespace, so the NetworkPolicies do not apply to it.
-port-forward: ## Forward MinIO (9001, 9000), the warehouse (5432) and the UI (8080) if kind does not; Ctrl-C stops
+port-forward: ## Forward MinIO (9001, 9000), the warehouse (5432), Grafana (3000), the UI (8080) if kind does not
 	@pids=""; \
 	trap 'kill $$pids 2>/dev/null || true; echo; echo "Port-forwards stopped. Next: make port-forward, or make cluster-down"' EXIT; \
 	trap 'exit 0' INT TERM; \
@@ -178,6 +184,12 @@ port-forward: ## Forward MinIO (9001, 9000), the warehouse (5432) and the UI (80
 	fi; \
 	echo "MinIO console  http://127.0.0.1:$(MINIO_CONSOLE_PORT)   S3 API http://127.0.0.1:$(MINIO_API_PORT)"; \
 	echo "Warehouse      postgresql://pipeline@127.0.0.1:$(WAREHOUSE_PORT)/warehouse"; \
+	if $(KUBECTL) -n $(MONITORING_NAMESPACE) get service grafana >/dev/null 2>&1; then \
+	  $(KUBECTL) -n $(MONITORING_NAMESPACE) port-forward svc/grafana $(GRAFANA_PORT):80 >/dev/null & pids="$$pids $$!"; \
+	  echo "Grafana        http://127.0.0.1:$(GRAFANA_PORT)   (dashboard 'Starlink 42k: pipeline and platform')"; \
+	else \
+	  echo "Grafana        not installed: make observability"; \
+	fi; \
 	echo "Logins: make cluster-info. Press Ctrl-C to stop."; \
 	wait -n
 

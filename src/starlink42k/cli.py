@@ -124,6 +124,16 @@ def cmd_warehouse(ctx: Context, args: argparse.Namespace) -> None:
         print(f"connect with: psql '{w.url}'", file=sys.stderr)
 
 
+def cmd_status(ctx: Context, args: argparse.Namespace) -> None:
+    from . import status
+
+    if args.demo:  # the demo's own embedded warehouse, under $DATA_DIR/demo
+        ctx = Context(
+            Settings.from_env({**os.environ, "DATA_DIR": str(pipeline.demo_dir(ctx.settings)), "WAREHOUSE_URL": ""})
+        )
+    print(status.show(ctx, args.last, args.json))
+
+
 def cmd_config(ctx: Context, args: argparse.Namespace) -> None:
     values = ctx.settings.effective()
     if args.name:
@@ -206,6 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
         ds=False,
     )
     wp.add_argument("action", nargs="?", choices=("url", "dbt-env", "stop"), default="url")
+    sp = command(
+        "status", cmd_status, "per ds: records fetched, rejected, loaded, and the answer (warehouse)", ds=False
+    )
+    sp.add_argument("--last", type=int, default=10, help="how many ds, newest first (default 10)")
+    sp.add_argument("--json", action="store_true", help="JSON for machines")
+    sp.add_argument("--demo", action="store_true", help="read the warehouse of `make demo`")
     cp = command("config", cmd_config, "print each setting as this run would use it (no credentials)", ds=False)
     cp.add_argument("name", nargs="?", help="print this one setting's value only, e.g. LAKE_URL")
     return parser

@@ -134,6 +134,8 @@ def to_csv(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
                     "excluded": result.excluded,
                     "columns": spec.column_names,
                     "raw_sha256": raw_manifest["sha256"],
+                    # records fetched: rows + rejects + excluded (load records all four in raw.load_log)
+                    "record_count": raw_manifest.get("record_count"),
                     # where and when the snapshot was fetched: load records both in raw.load_log
                     "source_url": raw_manifest.get("source_url"),
                     "fetched_at": raw_manifest.get("fetched_at"),
@@ -174,6 +176,11 @@ def load(ctx: Context, dataset: str, ds: str) -> wh.LoadResult:
                     source_uri=uri,
                     fetched_from=manifest.get("source_url"),
                     fetched_at=manifest.get("fetched_at"),
+                    counts={
+                        "fetched": manifest.get("record_count"),
+                        "rejected": manifest.get("rejects"),
+                        "excluded": manifest.get("excluded"),
+                    },
                 )
             except psycopg.Error as exc:
                 detail = str(exc).strip().splitlines()

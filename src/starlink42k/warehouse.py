@@ -144,10 +144,13 @@ def create_raw_tables(conn: psycopg.Connection) -> None:
                    sha256 text not null, source_uri text not null,
                    loaded_at timestamptz not null default now(), primary key (dataset, ds))"""
         )
-        # Provenance of each load's snapshot (added after the first release: older logs lack them).
+        # Columns added after the first release (null for older loads): the snapshot's provenance, and
+        # what to-csv made of it: records fetched (the raw manifest's count), rejected, and left
+        # outside the dataset's selection (`starlink42k status`).
         conn.execute(
             "alter table raw.load_log add column if not exists fetched_from text,"
-            " add column if not exists fetched_at timestamptz"
+            " add column if not exists fetched_at timestamptz, add column if not exists fetched_records bigint,"
+            " add column if not exists rejected_records bigint, add column if not exists excluded_records bigint"
         )
         # `dbt source freshness` of each run's ds, as the freshness step keeps it (freshness.py).
         conn.execute(
@@ -218,8 +221,13 @@ def load_csv(
     source_uri: str,
     fetched_from: str | None = None,
     fetched_at: str | None = None,
+    counts: dict[str, int | None] | None = None,
 ) -> LoadResult:
-    """Replace partition ``ds`` of ``raw.<dataset>`` with the CSV in ``stream``, atomically."""
+    """Replace partition ``ds`` of ``raw.<dataset>`` with the CSV in ``stream``, atomically.
+
+    ``counts`` (fetched, rejected, excluded: from the curated manifest) go to raw.load_log with it.
+    """
+    counts = counts or {}
     names, header = read_header(stream, source_uri)
     final = partition_name(dataset.name, ds)
     staging = f"{final}__loading"
@@ -272,12 +280,26 @@ def load_csv(
             )
         )
         conn.execute(
-            """insert into raw.load_log (dataset, ds, rows, sha256, source_uri, fetched_from, fetched_at)
-               values (%s, %s, %s, %s, %s, %s, %s)
+            """insert into raw.load_log (dataset, ds, rows, sha256, source_uri, fetched_from, fetched_at,
+                   fetched_records, rejected_records, excluded_records)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                on conflict (dataset, ds) do update set rows = excluded.rows, sha256 = excluded.sha256,
                    source_uri = excluded.source_uri, fetched_from = excluded.fetched_from,
-                   fetched_at = excluded.fetched_at, loaded_at = now()""",
-            (dataset.name, ds, rows, expected_sha256, source_uri, fetched_from, fetched_at),
+                   fetched_at = excluded.fetched_at, fetched_records = excluded.fetched_records,
+                   rejected_records = excluded.rejected_records, excluded_records = excluded.excluded_records,
+                   loaded_at = now()""",
+            (
+                dataset.name,
+                ds,
+                rows,
+                expected_sha256,
+                source_uri,
+                fetched_from,
+                fetched_at,
+                counts.get("fetched"),
+                counts.get("rejected"),
+                counts.get("excluded"),
+            ),
         )
     return LoadResult(rows=rows, sha256=expected_sha256, partition=f"{SCHEMA}.{final}")
 

@@ -25,6 +25,9 @@ trap 'rm -rf "$scan"' EXIT
 mkdir -p "$scan/chart" "$scan/k8s"
 "$helm" template starlink "$root/charts/starlink-platform" --namespace starlink \
   > "$scan/chart/starlink-platform.rendered.yaml"
+# With `make observability`'s objects too (postgres_exporter, the read-only role's Job, ...).
+"$helm" template starlink "$root/charts/starlink-platform" --namespace starlink --set observability.enabled=true \
+  > "$scan/chart/starlink-platform-observability.rendered.yaml"
 cp "$root"/k8s/*.yaml "$scan/k8s/"
 while IFS= read -r -d '' dockerfile; do
   rel=${dockerfile#"$root"/}

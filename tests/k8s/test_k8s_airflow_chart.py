@@ -91,6 +91,11 @@ def worker_pod(rendered: list[dict]) -> dict:
     return yaml.safe_load(config["data"]["pod_template_file.yaml"])
 
 
+def airflow_component(where: str) -> bool:
+    """A Deployment running Airflow itself, or the workers' pod template (not the statsd exporter)."""
+    return where.startswith(("Deployment", "worker")) and where != f"Deployment/{RELEASE}-statsd"
+
+
 def airflow_cfg(rendered: list[dict]) -> ConfigParser:
     parser = ConfigParser(interpolation=None)
     parser.read_string(objects_of(rendered, "ConfigMap")[f"{RELEASE}-config"]["data"]["airflow.cfg"])
@@ -172,7 +177,7 @@ def test_remote_logs_go_to_minio_through_our_lake_connection(rendered: list[dict
     bucket = yaml.safe_load((ROOT / "charts/starlink-platform/values.yaml").read_text())["minio"]["buckets"]["logs"]
     assert logging["remote_base_log_folder"].startswith(f"s3://{bucket}/")
     for where, spec in pod_specs(rendered):
-        if where.startswith(("Deployment", "worker")):
+        if airflow_component(where):
             assert env_refs(spec).get("AIRFLOW_CONN_LAKE_S3") == ("airflow-lake-connection", "connection"), where
     (connection,) = [o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == "airflow-lake-connection"]
     import base64
@@ -183,7 +188,7 @@ def test_remote_logs_go_to_minio_through_our_lake_connection(rendered: list[dict
 
 def test_every_component_reads_the_pipeline_settings(rendered: list[dict]) -> None:
     for where, spec in pod_specs(rendered):
-        if where.startswith(("Deployment", "worker")):
+        if airflow_component(where):
             env_from = jmespath.search("containers[0].envFrom", spec)
             assert {"configMapRef": {"name": "pipeline-settings"}} in env_from, where
             plain = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}

@@ -27,10 +27,23 @@ every name and key they use against a render of this chart.
 {{- define "starlink.secret.apiSecretKey" -}}airflow-api-secret-key{{- end -}}
 {{- define "starlink.secret.jwtSecret" -}}airflow-jwt-secret{{- end -}}
 {{- define "starlink.configMap.settings" -}}pipeline-settings{{- end -}}
+{{/* Observability (observability.enabled): the read-only warehouse login, and what Grafana reads in
+observability.namespace (k8s/grafana-values.yaml names the Secret; its sidecar finds the ConfigMap by label). */}}
+{{- define "starlink.secret.warehouseReader" -}}warehouse-reader-credentials{{- end -}}
+{{- define "starlink.secret.grafanaWarehouse" -}}grafana-warehouse-datasource{{- end -}}
+{{- define "starlink.configMap.dashboards" -}}starlink42k-dashboards{{- end -}}
 
 {{/* The warehouse's superuser password: read by the warehouse container only. */}}
 {{- define "starlink.secret.warehouseSuperuser" -}}
 {{- printf "%s-superuser" (include "starlink.warehouse.name" .) -}}
+{{- end -}}
+
+{{- define "starlink.exporter.name" -}}
+{{- printf "%s-exporter" (include "starlink.warehouse.name" .) -}}
+{{- end -}}
+
+{{- define "starlink.reader.name" -}}
+{{- printf "%s-reader" (include "starlink.warehouse.name" .) -}}
 {{- end -}}
 
 {{- define "starlink.apiReplay.name" -}}

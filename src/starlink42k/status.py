@@ -1,0 +1,145 @@
+"""`starlink42k status`: the pipeline's own figures per ds, read from the warehouse only.
+
+Per ds and dataset: the records fetched (the raw snapshot's count), rejected and left outside the
+dataset's selection by `to-csv`, and the rows loaded (all four written by `load` into raw.load_log);
+per ds, the snapshot's answer from marts.fct_constellation_daily: satellites in orbit and the month
+each scenario reaches the target. The same figures as the Grafana dashboard's pipeline panels
+(charts/starlink-platform/dashboards/starlink42k.json), without a cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from . import warehouse as wh
+from .context import Context
+
+# Tolerant of a raw.load_log written before the counts were recorded: missing columns read as null.
+LOADS_SQL = """
+select dataset, ds, rows as loaded,
+       (to_jsonb(l) ->> 'fetched_records')::bigint as fetched,
+       (to_jsonb(l) ->> 'rejected_records')::bigint as rejected,
+       (to_jsonb(l) ->> 'excluded_records')::bigint as excluded,
+       loaded_at
+from raw.load_log as l
+where ds in (select distinct ds from raw.load_log order by ds desc limit %(last)s)
+order by ds desc, dataset
+"""
+
+SNAPSHOTS_SQL = """
+select snapshot_ds as ds, as_of_date, forecast_source, satellites_in_orbit,
+       constant_cadence_reaches_target_month, trend_cadence_reaches_target_month
+from marts.fct_constellation_daily
+where snapshot_ds = any(%(ds)s)
+"""
+
+
+@dataclass
+class DatasetFigures:
+    dataset: str
+    fetched: int | None
+    rejected: int | None
+    excluded: int | None
+    loaded: int
+    loaded_at: str
+
+
+@dataclass
+class DsStatus:
+    ds: str
+    datasets: list[DatasetFigures] = field(default_factory=list)
+    # From the snapshot's row in marts.fct_constellation_daily; None until dbt has built that ds.
+    as_of_date: str | None = None
+    forecast_source: str | None = None
+    satellites_in_orbit: int | None = None
+    constant_cadence_reaches_target_month: str | None = None
+    trend_cadence_reaches_target_month: str | None = None
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def _exists(conn: psycopg.Connection, table: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (table,)).fetchone()[0]
+
+
+def read_status(conn: psycopg.Connection, last: int = 10) -> list[DsStatus]:
+    """The newest ``last`` ds of raw.load_log, newest first."""
+    if not _exists(conn, "raw.load_log"):
+        return []
+    by_ds: dict[str, DsStatus] = {}
+    with conn.cursor(row_factory=dict_row) as cur:
+        for row in cur.execute(LOADS_SQL, {"last": last}).fetchall():
+            ds = row["ds"].isoformat()
+            by_ds.setdefault(ds, DsStatus(ds)).datasets.append(
+                DatasetFigures(
+                    dataset=row["dataset"],
+                    fetched=row["fetched"],
+                    rejected=row["rejected"],
+                    excluded=row["excluded"],
+                    loaded=row["loaded"],
+                    loaded_at=row["loaded_at"].isoformat(),
+                )
+            )
+        if by_ds and _exists(conn, "marts.fct_constellation_daily"):
+            for row in cur.execute(SNAPSHOTS_SQL, {"ds": [date.fromisoformat(d) for d in by_ds]}).fetchall():
+                status = by_ds[row["ds"].isoformat()]
+                for key in (
+                    "as_of_date",
+                    "forecast_source",
+                    "satellites_in_orbit",
+                    "constant_cadence_reaches_target_month",
+                    "trend_cadence_reaches_target_month",
+                ):
+                    setattr(status, key, _iso(row[key]))
+    return list(by_ds.values())
+
+
+def status_json(warehouse: str, rows: list[DsStatus]) -> str:
+    return json.dumps({"warehouse": warehouse, "ds": [asdict(r) for r in rows]}, indent=2)
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _month(value: str | None) -> str:
+    return "never" if value is None else value[:7]
+
+
+def status_text(warehouse: str, rows: list[DsStatus]) -> str:
+    if not rows:
+        return f"warehouse {warehouse}: nothing loaded yet (raw.load_log is empty); run `starlink42k run` first"
+    lines = [f"warehouse {warehouse}: the newest {len(rows)} ds, newest first ('-': not recorded for that load)"]
+    for r in rows:
+        lines.append("")
+        if r.satellites_in_orbit is None:
+            answer = "no answer yet for this ds (dbt has not built it: starlink42k transform --ds " + r.ds + ")"
+        else:
+            answer = (
+                f"in orbit {r.satellites_in_orbit:,} (as of {r.as_of_date}, {r.forecast_source}); target reached "
+                f"{_month(r.constant_cadence_reaches_target_month)} at constant cadence, "
+                f"{_month(r.trend_cadence_reaches_target_month)} at trend cadence"
+            )
+        lines.append(f"ds {r.ds}  {answer}")
+        lines.append(f"  {'dataset':<10} {'fetched':>9} {'rejected':>9} {'excluded':>9} {'loaded':>9}  loaded at")
+        for d in r.datasets:
+            lines.append(
+                f"  {d.dataset:<10} {_count(d.fetched):>9} {_count(d.rejected):>9} {_count(d.excluded):>9} "
+                f"{_count(d.loaded):>9}  {d.loaded_at[:19].replace('T', ' ')}"
+            )
+    return "\n".join(lines)
+
+
+def show(ctx: Context, last: int = 10, as_json: bool = False) -> str:
+    with wh.session(ctx.warehouse) as conn:
+        rows = read_status(conn, last)
+    where = ctx.warehouse.display_url()
+    return status_json(where, rows) if as_json else status_text(where, rows)
