@@ -214,4 +214,4 @@ def test_parallel_loads_of_different_datasets_on_a_fresh_warehouse(ctx):
     tables = table(
         ctx, "select tablename from pg_tables where schemaname = 'raw' and tablename not like '%\\_2%' order by 1"
     )
-    assert tables == [("launches",), ("load_log",), ("satcat",), ("starlink",)]
+    assert tables == [("launches",), ("load_log",), ("satcat",), ("source_freshness",), ("starlink",)]
