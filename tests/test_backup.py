@@ -322,3 +322,12 @@ def test_make_targets_pass_their_options() -> None:
     assert "starlink42k restore --from /some/backup --force" in out
     out = subprocess.run(["make", "-n", "-C", str(repo), "backup"], capture_output=True, text=True).stdout
     assert "starlink42k backup" in out
+
+
+def test_a_partition_damaged_in_the_lake_is_copied_as_it_is(lake_env: Path, tmp_path: Path, capsys) -> None:
+    data = lake_env / lakes.raw_key("spacex", "launches", NEW)
+    data.write_bytes(b"not what the manifest says")  # stable, but torn in the lake itself
+    assert cli.main(["backup"]) == 0
+    assert "does not match its manifest in the lake itself" in capsys.readouterr().err
+    (backup,) = backups.complete_backups(tmp_path / "data" / "backups")
+    assert (backup / "lake" / lakes.raw_key("spacex", "launches", NEW)).read_bytes() == b"not what the manifest says"

@@ -278,15 +278,18 @@ def _torn_partitions(files: dict[str, LakeFile], into: Path) -> list[str]:
 
 
 def _recopy_torn_partitions(root: Path, into: Path, files: dict[str, LakeFile]) -> None:
+    """Copy again each partition whose copy is torn (data and manifest from different writes). One
+    that copies the same way twice is torn in the lake itself: it is kept as it is, with a warning."""
+    damaged: set[str] = set()
     for _attempt in range(RECOPY_ATTEMPTS):
-        torn = _torn_partitions(files, into)
+        torn = [f for f in _torn_partitions(files, into) if f not in damaged]
         if not torn:
             return
         for folder in torn:
             event(log, "backup.recopy", f"{folder[len('lake/') :]} changed while it was copied; copying it again")
-            for key in [k for k in files if k.rsplit("/", 1)[0] == folder]:
+            before = {k: files.pop(k).sha256 for k in [k for k in files if k.rsplit("/", 1)[0] == folder]}
+            for key in before:
                 (into / key).unlink(missing_ok=True)
-                del files[key]
             for src in sorted(p for p in (root / folder[len("lake/") :]).glob("*") if p.is_file()):
                 if src.name.startswith("."):
                     continue
@@ -297,7 +300,17 @@ def _recopy_torn_partitions(root: Path, into: Path, files: dict[str, LakeFile]) 
                 except FileNotFoundError:
                     continue
                 files[key] = LakeFile(key, size, digest, mtime)
-    torn = _torn_partitions(files, into)
+            if before == {k: f.sha256 for k, f in files.items() if k.rsplit("/", 1)[0] == folder}:
+                damaged.add(folder)
+                event(
+                    log,
+                    "backup.damaged",
+                    f"{folder[len('lake/') :]}: its data does not match its manifest in the lake itself "
+                    "(not a write in progress); copied as it is: rerun the step that writes it",
+                    level=30,
+                    partition=folder[len("lake/") :],
+                )
+    torn = [f for f in _torn_partitions(files, into) if f not in damaged]
     if torn:
         raise BackupError(
             f"the lake kept changing while it was copied ({', '.join(torn[:3])}): a pipeline run is writing "
@@ -492,6 +505,7 @@ def restore(ctx: Context, source: Path | None = None, force: bool = False) -> Pa
     staging = root.parent / f".{root.name}.restoring"
     shutil.rmtree(staging, ignore_errors=True)
     try:
+        staging.mkdir(parents=True)
         lake_files = [f for f in manifest["files"] if f["path"].startswith("lake/")]
         for f in lake_files:
             dst = staging / f["path"][len("lake/") :]
@@ -580,7 +594,10 @@ def _swap(staging: Path, root: Path) -> None:
         os.rename(root, old)
     except OSError:  # e.g. a mounted volume: empty it in place instead
         for entry in list(root.iterdir()):
-            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
         for entry in list(staging.iterdir()):
             os.rename(entry, root / entry.name)
         staging.rmdir()
