@@ -53,6 +53,13 @@ run: venv-run ## Run the whole pipeline locally and print the answer (DS=YYYY-MM
 demo: venv-run ## Run the whole pipeline on bundled sample data (no network needed) and print the answer
 	$(BIN)/starlink42k demo $(if $(DS),--ds $(DS))
 
+.PHONY: backup restore
+backup: venv-run ## Back up the local lake and the warehouse to data/backups/<UTC time>/ (BACKUP_KEEP newest kept)
+	$(BIN)/starlink42k backup
+
+restore: venv-run ## Restore the newest backup (FROM=backup folder; FORCE=1 replaces a lake or warehouse with data)
+	$(BIN)/starlink42k restore $(if $(FROM),--from $(FROM)) $(if $(FORCE),--force)
+
 .PHONY: stop
 stop: ## Stop the embedded PostgreSQL servers that `make run` and `make demo` leave running
 	@if [ -x $(BIN)/starlink42k ]; then $(BIN)/starlink42k --quiet warehouse stop; fi

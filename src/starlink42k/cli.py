@@ -134,6 +134,19 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> None:
     print(status.show(ctx, args.last, args.json))
 
 
+def cmd_backup(ctx: Context, args: argparse.Namespace) -> None:
+    from . import backup
+
+    print(f"backup: {backup.backup(ctx, Path(args.to) if args.to else None)}")
+
+
+def cmd_restore(ctx: Context, args: argparse.Namespace) -> None:
+    from . import backup
+
+    used = backup.restore(ctx, Path(args.source) if args.source else None, force=args.force)
+    print(f"restored: {used}\n  (the marts are as they were then; `starlink42k report --ds <ds>` rewrites an answer)")
+
+
 def cmd_config(ctx: Context, args: argparse.Namespace) -> None:
     values = ctx.settings.effective()
     if args.name:
@@ -222,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--last", type=int, default=10, help="how many ds, newest first (default 10)")
     sp.add_argument("--json", action="store_true", help="JSON for machines")
     sp.add_argument("--demo", action="store_true", help="read the warehouse of `make demo`")
+    bk = command("backup", cmd_backup, "copy the local lake and pg_dump the warehouse to $DATA_DIR/backups/", ds=False)
+    bk.add_argument("--to", help="folder of backups (default: $DATA_DIR/backups)")
+    rs = command("restore", cmd_restore, "restore the lake and the warehouse from the newest backup", ds=False)
+    rs.add_argument("--from", dest="source", help="a backup, or a folder of backups (default: $DATA_DIR/backups)")
+    rs.add_argument("--force", action="store_true", help="replace a lake or warehouse that holds data")
     cp = command("config", cmd_config, "print each setting as this run would use it (no credentials)", ds=False)
     cp.add_argument("name", nargs="?", help="print this one setting's value only, e.g. LAKE_URL")
     return parser

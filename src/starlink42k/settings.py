@@ -40,6 +40,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "DBT_PROJECT_DIR": ("./dbt", "the dbt project `transform` builds (the dbt image sets /opt/dbt)"),
     "LOG_FORMAT": ("text (json in Kubernetes)", "`text` or `json` log lines on stderr"),
     "SAMPLE_DATA": ("0", "1 marks the answer as sample data (set by `make demo`)"),
+    "BACKUP_KEEP": ("7", "`starlink42k backup` keeps this many newest backups in $DATA_DIR/backups"),
 }
 
 
@@ -68,6 +69,7 @@ class Settings:
     target_satellites: int
     dbt_project_dir: Path
     sample_data: bool = False
+    backup_keep: int = 7
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -120,6 +122,7 @@ class Settings:
             target_satellites=int(number("TARGET_SATELLITES", int, 1, 10_000_000)),
             dbt_project_dir=dbt_dir,
             sample_data=get("SAMPLE_DATA").lower() in ("1", "true", "yes"),
+            backup_keep=int(number("BACKUP_KEEP", int, 1, 1000)),
         )
 
     def effective(self) -> dict[str, str]:
@@ -144,6 +147,7 @@ class Settings:
             "TARGET_SATELLITES": str(self.target_satellites),
             "DBT_PROJECT_DIR": str(self.dbt_project_dir),
             "SAMPLE_DATA": "1" if self.sample_data else "0",
+            "BACKUP_KEEP": str(self.backup_keep),
         }
 
 
