@@ -85,18 +85,24 @@ def merged(base: Any, override: Any) -> Any:
 
 
 def set_keys() -> list[str]:
-    """Every `--set`/`--set-string` key k8s/cluster.mk passes to the Airflow chart."""
-    return re.findall(r"--set(?:-string)?\s+([A-Za-z0-9_.]+)=", CLUSTER_MK.read_text())
+    """Every `--set`/`--set-string` key k8s/cluster.mk passes to the Airflow chart (its AIRFLOW_SET;
+    the platform chart's flags are another chart's)."""
+    block = re.search(r"^AIRFLOW_SET = \\\n((?:.*\\\n)*.*)$", CLUSTER_MK.read_text(), re.MULTILINE)
+    assert block, "k8s/cluster.mk defines no AIRFLOW_SET"
+    return re.findall(r"--set(?:-string)?\s+([A-Za-z0-9_./-]+?)=", block.group(1))
 
 
 def schema_node(schema: dict[str, Any], dotted: str) -> dict[str, Any] | None:
     node = schema
     for part in dotted.split("."):
         node = resolve(node, schema)
-        props = node.get("properties", {})
-        if part not in props:
+        props, extra = node.get("properties", {}), node.get("additionalProperties")
+        if part in props:
+            node = props[part]
+        elif isinstance(extra, dict):  # a map such as airflowPodAnnotations
+            node = extra
+        else:
             return None
-        node = props[part]
     return resolve(node, schema)
 
 
@@ -187,8 +193,10 @@ class TestExecutionAndDags:
         assert env["STARLINK_EXECUTION"] == "kubernetes"
         assert env["STARLINK_NAMESPACE"] == "starlink"
         assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
-        sensitive = re.compile(r"PASSWORD|SECRET|TOKEN|KEY|CONN", re.IGNORECASE)
+        # Names only here (STARLINK_LAKE_CONN is a connection id); credentials belong in `secret`.
+        sensitive = re.compile(r"PASSWORD|SECRET|TOKEN|KEY|^AIRFLOW_CONN_", re.IGNORECASE)
         assert not [name for name in env if sensitive.search(name)], "credentials belong in `secret`"
+        assert env["STARLINK_LAKE_CONN"] == "lake_s3"
 
 
 class TestSecretsAndConnections:
