@@ -85,7 +85,27 @@ class AirflowApi:
         if response.status_code != 200:
             raise E2EFailure(f"cannot unpause {dag_id}: HTTP {response.status_code} {response.text[:200]}")
 
+    def replace_runs_of(self, dag_id: str, ds: str) -> list[str]:
+        """Delete earlier runs of the same logical date (a second `make e2e`, or a scheduled run): a DAG
+        has one run per logical date, so the trigger would be refused with 409."""
+        day = f"{ds}T00:00:00Z"
+        response = self._call(
+            "GET", f"/dags/{dag_id}/dagRuns", params={"logical_date_gte": day, "logical_date_lte": day}
+        )
+        if response.status_code != 200:
+            raise E2EFailure(
+                f"cannot list runs of {dag_id} for {ds}: HTTP {response.status_code} {response.text[:200]}"
+            )
+        replaced = [run["dag_run_id"] for run in response.json().get("dag_runs", [])]
+        for run_id in replaced:
+            print(f"    replacing the earlier run {run_id} of {ds}", flush=True)
+            deleted = self._call("DELETE", f"/dags/{dag_id}/dagRuns/{run_id}")
+            if deleted.status_code not in (204, 404):
+                raise E2EFailure(f"cannot delete the earlier run {run_id}: HTTP {deleted.status_code}")
+        return replaced
+
     def trigger(self, dag_id: str, ds: str) -> str:
+        self.replace_runs_of(dag_id, ds)
         run_id = f"e2e__{ds}__{int(time.time())}"
         response = self._call(
             "POST", f"/dags/{dag_id}/dagRuns", json={"dag_run_id": run_id, "logical_date": f"{ds}T00:00:00Z"}

@@ -124,3 +124,18 @@ def test_a_wrong_password_is_refused(api_server: dict) -> None:
     e2e = e2e_module()
     with pytest.raises(e2e.E2EFailure, match=r"login to .* as admin failed: HTTP 401"):
         e2e.AirflowApi(api_server["url"], "admin", "not-the-password").login()
+
+
+def test_a_second_trigger_of_the_same_ds_replaces_the_earlier_run(api_server: dict) -> None:
+    """A second `make e2e` on the same cluster (or a scheduled run of that date) must not end in 409."""
+    _, api = client(api_server)
+    first = api.trigger("starlink_pipeline", "2024-03-01")
+    time.sleep(1.1)  # run ids carry the second
+    second = api.trigger("starlink_pipeline", "2024-03-01")
+    assert first != second
+    assert api._call("GET", f"/dags/starlink_pipeline/dagRuns/{first}").status_code == 404
+    runs = api._call(
+        "GET", "/dags/starlink_pipeline/dagRuns",
+        params={"logical_date_gte": "2024-03-01T00:00:00Z", "logical_date_lte": "2024-03-01T00:00:00Z"},
+    ).json()["dag_runs"]  # fmt: skip
+    assert [run["dag_run_id"] for run in runs] == [second]
