@@ -32,6 +32,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "HTTP_TIMEOUT": ("30", "seconds per HTTP request (connect and read)"),
     "HTTP_MAX_ATTEMPTS": ("5", "attempts per request on connection errors, timeouts, 429 and 5xx"),
     "HTTP_BACKOFF_SECONDS": ("1", "first retry delay; doubles each attempt, with jitter"),
+    "HTTP_MAX_RESPONSE_MB": ("50", "largest HTTP response body read; a larger one is refused, not buffered"),
     "SPACEX_PAGE_SIZE": ("500", "documents per page of the SpaceX query API"),
     "REJECT_THRESHOLD": ("0.01", "fraction of rejected records above which `to-csv` fails"),
     "STALE_AFTER_DAYS": ("30", "a source whose newest record is older than this is stale (dbt freshness warns)"),
@@ -62,6 +63,7 @@ class Settings:
     http_timeout: float
     http_max_attempts: int
     http_backoff_seconds: float
+    http_max_response_mb: float
     spacex_page_size: int
     reject_threshold: float
     stale_after_days: int
@@ -115,6 +117,7 @@ class Settings:
             http_timeout=number("HTTP_TIMEOUT", float, 0.01, 600),
             http_max_attempts=int(number("HTTP_MAX_ATTEMPTS", int, 1, 20)),
             http_backoff_seconds=number("HTTP_BACKOFF_SECONDS", float, 0, 60),
+            http_max_response_mb=number("HTTP_MAX_RESPONSE_MB", float, 0.001, 4096),
             spacex_page_size=int(number("SPACEX_PAGE_SIZE", int, 1, 10000)),
             reject_threshold=number("REJECT_THRESHOLD", float, 0, 1),
             stale_after_days=int(number("STALE_AFTER_DAYS", int, 0, 100000)),
@@ -140,6 +143,7 @@ class Settings:
             "HTTP_TIMEOUT": f"{self.http_timeout:g}",
             "HTTP_MAX_ATTEMPTS": str(self.http_max_attempts),
             "HTTP_BACKOFF_SECONDS": f"{self.http_backoff_seconds:g}",
+            "HTTP_MAX_RESPONSE_MB": f"{self.http_max_response_mb:g}",
             "SPACEX_PAGE_SIZE": str(self.spacex_page_size),
             "REJECT_THRESHOLD": f"{self.reject_threshold:g}",
             "STALE_AFTER_DAYS": str(self.stale_after_days),
