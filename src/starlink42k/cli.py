@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -30,10 +31,23 @@ logger = logs.get_logger("cli")
 
 
 def _ds(value: str) -> str:
+    """A calendar date spelled YYYY-MM-DD, exactly: it names partitions, files and rows."""
     try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValueError
         return date.fromisoformat(value).isoformat()
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--ds {value!r} is not a date (YYYY-MM-DD)") from None
+        raise argparse.ArgumentTypeError(f"{value[:80]!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value[:80]!r} is not a whole number of 1 or more")
+    return number
 
 
 def today_utc() -> str:
@@ -210,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("demo", cmd_demo, "run the whole pipeline on bundled sample data (no network needed)")
     bp = command("backtest", cmd_backtest, "fit the forecast at an earlier cut-off and compare with the data")
     bp.add_argument("--cutoff", type=_ds, help="fit on data up to this date (default: as-of minus horizon)")
-    bp.add_argument("--horizon", type=int, help="months between cut-off and check (default 12)")
+    bp.add_argument("--horizon", type=_positive, help="months between cut-off and check (default 12)")
     pd = command(
         "publish-docs", cmd_publish_docs, "copy dbt docs (index.html, manifest, catalog) to <lake>/dbt-docs/", ds=False
     )
@@ -220,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp = command("replay", cmd_replay, "serve sample API responses on loopback (for demos and tests)", ds=False)
     rp.add_argument("--data", default=None, help="folder of spacex_*.json[.gz] / celestrak_satcat.json[.gz]")
     rp.add_argument("--host", default="127.0.0.1")
-    rp.add_argument("--port", type=int, default=8000)
+    rp.add_argument("--port", type=_positive, default=8000)
     wp = command(
         "warehouse",
         cmd_warehouse,
@@ -232,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = command(
         "status", cmd_status, "per ds: records fetched, rejected, loaded, and the answer (warehouse)", ds=False
     )
-    sp.add_argument("--last", type=int, default=10, help="how many ds, newest first (default 10)")
+    sp.add_argument("--last", type=_positive, default=10, help="how many ds, newest first (default 10)")
     sp.add_argument("--json", action="store_true", help="JSON for machines")
     sp.add_argument("--demo", action="store_true", help="read the warehouse of `make demo`")
     bk = command("backup", cmd_backup, "copy the local lake and pg_dump the warehouse to $DATA_DIR/backups/", ds=False)

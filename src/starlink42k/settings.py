@@ -7,9 +7,11 @@ same list. Invalid values fail with an error naming the variable.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlparse
 
 from .datasets import NAMES as ALL_DATASETS
 from .errors import ConfigError
@@ -93,11 +95,7 @@ class Settings:
             return value
 
         data_dir = Path(get("DATA_DIR")).expanduser().resolve()
-        lake_url = get("LAKE_URL", (data_dir / "lake").as_uri())
-        if not lake_url.startswith(("file:///", "s3://")):
-            raise ConfigError(
-                f"LAKE_URL={lake_url!r} is not supported: use file:///absolute/path or s3://bucket/prefix"
-            )
+        lake_url = _lake_url(get("LAKE_URL", (data_dir / "lake").as_uri()), data_dir)
         datasets = tuple(d.strip() for d in get("DATASETS").split(",") if d.strip())
         unknown = [d for d in datasets if d not in ALL_DATASETS]
         if unknown or not datasets:
@@ -113,7 +111,7 @@ class Settings:
             data_dir=data_dir,
             lake_url=lake_url,
             s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
-            warehouse_url=env.get("WAREHOUSE_URL") or None,
+            warehouse_url=_warehouse_url(env.get("WAREHOUSE_URL", "").strip()) or None,
             http_timeout=number("HTTP_TIMEOUT", float, 0.01, 600),
             http_max_attempts=int(number("HTTP_MAX_ATTEMPTS", int, 1, 20)),
             http_backoff_seconds=number("HTTP_BACKOFF_SECONDS", float, 0, 60),
@@ -153,6 +151,50 @@ class Settings:
             "SAMPLE_DATA": "1" if self.sample_data else "0",
             "BACKUP_KEEP": str(self.backup_keep),
         }
+
+
+# Folders of the operating system a local lake must never be written into (nor below).
+SYSTEM_FOLDERS = tuple(
+    PurePosixPath(p)
+    for p in ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr")
+)
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _lake_url(value: str, data_dir: Path) -> str:
+    """LAKE_URL, checked. A local lake is an absolute path taken literally: no host, no `..`, no
+    query; anywhere the user may write (a mounted volume, beside DATA_DIR), except the filesystem
+    root, a system folder, and the embedded warehouse's own folder. An S3 lake names a valid bucket."""
+    parsed = urlparse(value)
+    usage = "use file:///absolute/path or s3://bucket/prefix"
+    if parsed.scheme == "s3":
+        if not _BUCKET.match(parsed.netloc):
+            raise ConfigError(f"LAKE_URL={value!r} does not name a valid S3 bucket (s3://bucket/prefix)")
+        return value
+    if parsed.scheme != "file":
+        raise ConfigError(f"LAKE_URL={value!r}: the scheme {parsed.scheme or '(none)'!r} is not supported; {usage}")
+    path = unquote(parsed.path)
+    if parsed.netloc not in ("", "localhost") or not path.startswith("/") or parsed.query or parsed.fragment:
+        raise ConfigError(f"LAKE_URL={value!r} is not an absolute local path; {usage}")
+    folder = PurePosixPath(path)
+    if "\x00" in path or ".." in folder.parts:
+        raise ConfigError(f"LAKE_URL={value!r}: the path must be literal (no `..`, no NUL); {usage}")
+    if folder == PurePosixPath("/") or any(folder == s or s in folder.parents for s in SYSTEM_FOLDERS):
+        raise ConfigError(f"LAKE_URL={value!r} is the root or a system folder; point it at a folder of your own")
+    warehouse = PurePosixPath(data_dir / "warehouse")
+    if folder == warehouse or warehouse in folder.parents:
+        raise ConfigError(f"LAKE_URL={value!r} is inside the embedded warehouse's folder {warehouse}")
+    return value
+
+
+def _warehouse_url(value: str) -> str:
+    """WAREHOUSE_URL, checked: a PostgreSQL URL (named without its password when it is not)."""
+    if value and not value.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"WAREHOUSE_URL={masked_url(value)!r} is not a PostgreSQL URL: use "
+            "postgresql://user:password@host:5432/database, or leave it unset for the embedded one"
+        )
+    return value
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
