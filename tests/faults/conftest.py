@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +54,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Write the results of the fault cases that ran (none ran: nothing is written)."""
+    helpers = sys.modules.get("airflow_helpers")  # the pod-spec case imported it: its AIRFLOW_HOME
+    if helpers is not None:
+        shutil.rmtree(helpers.AIRFLOW_HOME, ignore_errors=True)
     if not _outcomes:
         return
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -114,11 +119,25 @@ def stack_satcat_records(satcat_records: list[dict]) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
+def stack_password() -> str | None:
+    """A password the module's stack puts into its WAREHOUSE_URL (the test server trusts local
+    connections, so any password works); a module overrides this to follow one through a run."""
+    return None
+
+
+@pytest.fixture(scope="module")
+def good_run_args() -> tuple[str, ...]:
+    """Options before the command of the module's good run (e.g. ``-v``, ``--log-format json``)."""
+    return ()
+
+
+@pytest.fixture(scope="module")
 def module_stack(
     tmp_path_factory: pytest.TempPathFactory,
     pg_server: str,
     stack_spacex_docs: dict[str, list[dict]],
     stack_satcat_records: list[dict],
+    stack_password: str | None,
 ) -> Iterator[Stack]:
     """A stack shared by the cases of one module (its own database, lake and replay)."""
     tmp_path = tmp_path_factory.mktemp("stack")
@@ -129,6 +148,9 @@ def module_stack(
     try:
         with ScriptedReplay(spacex=stack_spacex_docs, satcat=stack_satcat_records) as replay:
             env = stack_env(tmp_path, url, replay)
+            if stack_password:
+                env["WAREHOUSE_URL"] = url.replace("postgresql://postgres@", f"postgresql://postgres:{stack_password}@")
+                assert stack_password in env["WAREHOUSE_URL"]
             yield Stack(env=env, lake_dir=tmp_path / "lake", warehouse_url=url, replay=replay)
     finally:
         with psycopg.connect(pg_server, autocommit=True) as conn:
@@ -139,9 +161,9 @@ GOOD_DS = "2024-01-31"
 
 
 @pytest.fixture(scope="module")
-def good_run(module_stack: Stack) -> GoodRun:
+def good_run(module_stack: Stack, good_run_args: tuple[str, ...]) -> GoodRun:
     """One clean ``run --ds 2024-01-31`` on the module's stack, before its cases."""
-    result = module_stack.run("run", "--ds", GOOD_DS)
+    result = module_stack.run(*good_run_args, "run", "--ds", GOOD_DS)
     assert result.returncode == 0, result.stderr[-3000:]
     assert module_stack.leftovers() == []
     return GoodRun(GOOD_DS, module_stack.answer_facts(GOOD_DS), module_stack.snapshot(), result.stdout, result.stderr)
