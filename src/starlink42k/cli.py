@@ -289,6 +289,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nerror: {exc}", file=sys.stderr)
         record_error(str(exc).splitlines()[0])
         return 1
+    except OSError as exc:  # the filesystem refused (permissions, a full disk, a read-only lake)
+        where = f": {exc.filename}" if exc.filename else ""
+        message = f"{exc.strerror or exc}{where} ({type(exc).__name__}); the step stopped there"
+        logs.event(logger, "error", message, level=40, command=args.command)
+        print(f"\nerror: {message}", file=sys.stderr)
+        record_error(message)
+        return 1
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

@@ -95,6 +95,8 @@ class Settings:
             return value
 
         data_dir = Path(get("DATA_DIR")).expanduser().resolve()
+        if data_dir.exists() and not data_dir.is_dir():
+            raise ConfigError(f"DATA_DIR={get('DATA_DIR')!r} is a file, not a folder")
         lake_url = _lake_url(get("LAKE_URL", (data_dir / "lake").as_uri()), data_dir)
         datasets = tuple(d.strip() for d in get("DATASETS").split(",") if d.strip())
         unknown = [d for d in datasets if d not in ALL_DATASETS]

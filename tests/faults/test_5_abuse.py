@@ -215,6 +215,7 @@ def _setting(name: str, value: str, case: str, *says: str):
         _setting("HTTP_MAX_RESPONSE_MB", "-1", "a negative size cap (HTTP_MAX_RESPONSE_MB=-1)", "HTTP_MAX_RESPONSE_MB"),
         _setting("BACKUP_KEEP", "-3", "a negative count (BACKUP_KEEP=-3)", "BACKUP_KEEP"),
         _setting("SPACEX_API_URL", "file:///etc/passwd", "a source URL that is a local file", "must start with http"),
+        _setting("DATA_DIR", "/etc/hostname", "DATA_DIR that is a file", "DATA_DIR='/etc/hostname' is a file"),
     ],
 )
 def test_bad_setting_is_refused(ran: Stack, good_run: GoodRun, name: str, value: str, says: tuple[str, ...]) -> None:
