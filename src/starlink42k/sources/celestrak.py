@@ -36,7 +36,7 @@ def parse(body: bytes, fmt: str, what: str) -> list[dict[str, Any]]:
         return []
     if text[:1] == "<":
         raise SourceResponseError(
-            f"{what}: the answer is an HTML page, not {fmt.upper()} ({html_title(text)}); CelesTrak "
+            f"{what}: not valid {fmt.upper()}: the answer is an HTML page ({html_title(text)}); CelesTrak "
             "sends one when it rate-limits or blocks a client. Nothing was written; try again later"
         )
     if fmt == "json":
