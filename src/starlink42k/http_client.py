@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import logging
 import random
 import socket
@@ -207,7 +206,9 @@ class HttpClient:
             return self.session.request(
                 method, url, json=json_body, params=params, timeout=self.policy.timeout_seconds, stream=True
             )
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        except (requests.exceptions.TooManyRedirects, requests.exceptions.InvalidURL) as exc:
+            raise SourceResponseError(f"{what}: {method} {url}: {type(exc).__name__}: {exc}") from None
+        except requests.exceptions.RequestException as exc:  # connection errors, timeouts, the rest
             raise SourceUnreachable(
                 f"cannot reach {url} ({what}): {describe_connection_error(exc)}, "
                 f"after {self.policy.max_attempts} attempts.\n"
@@ -257,7 +258,7 @@ class HttpClient:
         response = self.request(method, url, what=what, json_body=json_body, params=params)
         try:
             return response.json()
-        except (ValueError, json.JSONDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than any document
             snippet = response.text[:120]
             raise SourceResponseError(
                 f"{what}: {method} {url} did not return valid JSON ({exc}); body starts {snippet!r}"

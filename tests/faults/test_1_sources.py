@@ -157,6 +157,29 @@ def test_valid_json_of_the_wrong_shape(ran: Stack, good_run: GoodRun) -> None:
     assert_extract_reruns(ran, "satcat", good_run.ds, before)
 
 
+@pytest.mark.fault("Sources", "JSON nested 100,000 deep (a parser bomb), SpaceX and CelesTrak: refused, ds kept")
+def test_json_nested_too_deep(ran: Stack, good_run: GoodRun) -> None:
+    before = ran.snapshot()
+    bomb = b"[" * 100_000 + b"]" * 100_000
+    ran.replay.add_fault(STARLINK, Fault(body=bomb))
+    result = ran.run("run", "--ds", good_run.ds)
+    assert_refused(ran, result, before, "starlink page 1", "did not return valid JSON")
+    ran.replay.add_fault(SATCAT, Fault(body=bomb))
+    result = ran.run("run", "--ds", good_run.ds)
+    assert_refused(ran, result, before, "CelesTrak SATCAT", "nests deeper")
+    assert_extract_reruns(ran, "satcat", good_run.ds, before)
+
+
+@pytest.mark.fault("Sources", "a redirect loop: refused, ds kept")
+def test_redirect_loop(ran: Stack, good_run: GoodRun) -> None:
+    before = ran.snapshot()
+    loop = Fault(302, {"Location": "/satcat/records.php?NAME=STARLINK&FORMAT=JSON"}, b"")
+    ran.replay.add_fault(SATCAT, *[loop] * 40)
+    result = ran.run("run", "--ds", good_run.ds)
+    assert_refused(ran, result, before, "CelesTrak SATCAT", "TooManyRedirects")
+    assert_extract_reruns(ran, "satcat", good_run.ds, before)
+
+
 @pytest.mark.fault("Sources", "totalDocs changing between pages: refused, ds kept")
 def test_total_docs_changing_between_pages(ran: Stack, good_run: GoodRun, stack_spacex_docs: dict) -> None:
     before = ran.snapshot()
