@@ -30,14 +30,23 @@ from .settings import VARIABLES, Settings
 logger = logs.get_logger("cli")
 
 
+# The dates a ds may be: from the first satellite to far beyond any forecast (and far from the end
+# of Python's and dbt's calendars, where ds + 1 day would overflow).
+DS_RANGE = (date(1957, 10, 4), date(2999, 12, 31))
+
+
 def _ds(value: str) -> str:
     """A calendar date spelled YYYY-MM-DD, exactly: it names partitions, files and rows."""
     try:
         if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
             raise ValueError
-        return date.fromisoformat(value).isoformat()
+        day = date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value[:80]!r} is not a date (YYYY-MM-DD)") from None
+    if not DS_RANGE[0] <= day <= DS_RANGE[1]:
+        low, high = (d.isoformat() for d in DS_RANGE)
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD) between {low} and {high}")
+    return day.isoformat()
 
 
 def _positive(value: str) -> int:

@@ -115,6 +115,7 @@ def test_nul_and_surrogates_rejected_with_reason(ran: Stack, good_run: GoodRun, 
 # --- arguments ------------------------------------------------------------------------------------------
 
 BAD_DS = ["2024-02-30", "../../etc", SQL, "20240131", "2024-1-31", "", "2024-01-31\n", "9" * 5000]
+BAD_DS += ["9999-12-31", "0001-01-01"]  # real dates, outside what a ds may be
 
 
 @pytest.mark.parametrize(
