@@ -89,19 +89,20 @@ class Settings:
             try:
                 value = kind(raw)
             except ValueError:
-                raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}") from None
+                raise ConfigError(f"{name}={_shown(raw)} is not a {kind.__name__}") from None
             if not minimum <= value <= maximum:
-                raise ConfigError(f"{name}={raw!r} must be between {minimum} and {maximum}")
+                raise ConfigError(f"{name}={_shown(raw)} must be between {minimum} and {maximum}")
             return value
 
         data_dir = Path(get("DATA_DIR")).expanduser().resolve()
         if data_dir.exists() and not data_dir.is_dir():
-            raise ConfigError(f"DATA_DIR={get('DATA_DIR')!r} is a file, not a folder")
+            raise ConfigError(f"DATA_DIR={_shown(get('DATA_DIR'))} is a file, not a folder")
         lake_url = _lake_url(get("LAKE_URL", (data_dir / "lake").as_uri()), data_dir)
         datasets = tuple(d.strip() for d in get("DATASETS").split(",") if d.strip())
         unknown = [d for d in datasets if d not in ALL_DATASETS]
         if unknown or not datasets:
-            raise ConfigError(f"DATASETS has {unknown or 'nothing'}; choose from {', '.join(ALL_DATASETS)}")
+            named = f"unknown datasets {_shown(','.join(unknown))}" if unknown else "no dataset"
+            raise ConfigError(f"DATASETS has {named}; choose from {', '.join(ALL_DATASETS)}")
         # Relative defaults are relative to the working directory, like DATA_DIR: the repository
         # root for `make run`; in an image, where there is no checkout, the variable is set.
         dbt_dir = Path(get("DBT_PROJECT_DIR")).expanduser().resolve()
@@ -155,6 +156,12 @@ class Settings:
         }
 
 
+def _shown(value: str, limit: int = 100) -> str:
+    """A setting's value for an error message: quoted, without a password, and cut to ``limit``."""
+    value = masked_url(value)
+    return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
 # Folders of the operating system a local lake must never be written into (nor below).
 SYSTEM_FOLDERS = tuple(
     PurePosixPath(p)
@@ -171,21 +178,22 @@ def _lake_url(value: str, data_dir: Path) -> str:
     usage = "use file:///absolute/path or s3://bucket/prefix"
     if parsed.scheme == "s3":
         if not _BUCKET.match(parsed.netloc):
-            raise ConfigError(f"LAKE_URL={value!r} does not name a valid S3 bucket (s3://bucket/prefix)")
+            raise ConfigError(f"LAKE_URL={_shown(value)} does not name a valid S3 bucket (s3://bucket/prefix)")
         return value
     if parsed.scheme != "file":
-        raise ConfigError(f"LAKE_URL={value!r}: the scheme {parsed.scheme or '(none)'!r} is not supported; {usage}")
+        scheme = _shown(parsed.scheme, 20) if parsed.scheme else "(none)"
+        raise ConfigError(f"LAKE_URL={_shown(value)}: the scheme {scheme} is not supported; {usage}")
     path = unquote(parsed.path)
     if parsed.netloc not in ("", "localhost") or not path.startswith("/") or parsed.query or parsed.fragment:
-        raise ConfigError(f"LAKE_URL={value!r} is not an absolute local path; {usage}")
+        raise ConfigError(f"LAKE_URL={_shown(value)} is not an absolute local path; {usage}")
     folder = PurePosixPath(path)
     if "\x00" in path or ".." in folder.parts:
-        raise ConfigError(f"LAKE_URL={value!r}: the path must be literal (no `..`, no NUL); {usage}")
+        raise ConfigError(f"LAKE_URL={_shown(value)}: the path must be literal (no `..`, no NUL); {usage}")
     if folder == PurePosixPath("/") or any(folder == s or s in folder.parents for s in SYSTEM_FOLDERS):
-        raise ConfigError(f"LAKE_URL={value!r} is the root or a system folder; point it at a folder of your own")
+        raise ConfigError(f"LAKE_URL={_shown(value)} is the root or a system folder; point it at a folder of your own")
     warehouse = PurePosixPath(data_dir / "warehouse")
     if folder == warehouse or warehouse in folder.parents:
-        raise ConfigError(f"LAKE_URL={value!r} is inside the embedded warehouse's folder {warehouse}")
+        raise ConfigError(f"LAKE_URL={_shown(value)} is inside the embedded warehouse's folder {warehouse}")
     return value
 
 
@@ -193,7 +201,7 @@ def _warehouse_url(value: str) -> str:
     """WAREHOUSE_URL, checked: a PostgreSQL URL (named without its password when it is not)."""
     if value and not value.startswith(("postgresql://", "postgres://")):
         raise ConfigError(
-            f"WAREHOUSE_URL={masked_url(value)!r} is not a PostgreSQL URL: use "
+            f"WAREHOUSE_URL={_shown(value)} is not a PostgreSQL URL: use "
             "postgresql://user:password@host:5432/database, or leave it unset for the embedded one"
         )
     return value
@@ -201,11 +209,11 @@ def _warehouse_url(value: str) -> str:
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise ConfigError(f"{name}={value!r}: choose from {', '.join(choices)}")
+        raise ConfigError(f"{name}={_shown(value)}: choose from {', '.join(choices)}")
     return value
 
 
 def _http_url(name: str, value: str) -> str:
     if not value.startswith(("http://", "https://")):
-        raise ConfigError(f"{name}={value!r} must start with http:// or https://")
+        raise ConfigError(f"{name}={_shown(value)} must start with http:// or https://")
     return value.rstrip("/")
