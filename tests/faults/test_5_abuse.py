@@ -217,6 +217,8 @@ def _setting(name: str, value: str, case: str, *says: str):
         _setting("BACKUP_KEEP", "-3", "a negative count (BACKUP_KEEP=-3)", "BACKUP_KEEP"),
         _setting("SPACEX_API_URL", "file:///etc/passwd", "a source URL that is a local file", "must start with http"),
         _setting("DATA_DIR", "/etc/hostname", "DATA_DIR that is a file", "DATA_DIR='/etc/hostname' is a file"),
+        _setting("LAKE_URL", "ftp://" + "x" * 100_000, "a 100 kB LAKE_URL: named in a message cut short", "..."),
+        _setting("SPACEX_API_URL", "ftp://user:hunter2@api.example", "a token in a bad source URL: masked", ":***@"),
     ],
 )
 def test_bad_setting_is_refused(ran: Stack, good_run: GoodRun, name: str, value: str, says: tuple[str, ...]) -> None:
