@@ -227,3 +227,13 @@ def test_bad_setting_is_refused(ran: Stack, good_run: GoodRun, name: str, value:
     message = assert_refused(ran, result, before, *says, code=1)
     assert "hunter2" not in result.stderr + result.stdout
     assert len(message.splitlines()) == 1 and len(message) < 300
+
+
+@pytest.mark.fault("Bad input and abuse", "after the refused inputs, a clean rerun of the pipeline: identical answer")
+def test_clean_rerun_after_the_abuse(ran: Stack, good_run: GoodRun) -> None:
+    result = ran.run("run", "--ds", good_run.ds)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ran.answer_facts(good_run.ds) == good_run.answer_facts
+    assert ran.snapshot()["warehouse"].keys() == good_run.snapshot["warehouse"].keys()
+    assert ran.leftovers() == []
+    assert not SHELL_MARK.exists()
