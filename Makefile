@@ -71,6 +71,15 @@ CONTAINER_TESTS := $(wildcard tests/images/test_*containers.py) tests/images/tes
 test: venv-dev $(CHECKOV_VENV)/bin/checkov ## Run every test (starts its own PostgreSQL, S3 server, API replay)
 	$(BIN)/pytest $(addprefix --ignore=,$(CONTAINER_TESTS)) $(PYTEST_ARGS)
 
+.PHONY: faults secrets-baseline
+faults: venv-dev ## Run the fault and abuse suite (tests/faults) and regenerate README's Reliability table
+	status=0; $(BIN)/pytest tests/faults $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/python scripts/reliability_table.py --write; exit $$status
+
+secrets-baseline: venv-dev ## Add detect-secrets' new findings to .secrets.baseline (then audit them)
+	git ls-files | grep -vx .secrets.baseline | xargs $(BIN)/detect-secrets scan --baseline .secrets.baseline
+	@echo "now audit the new entries: $(BIN)/detect-secrets audit .secrets.baseline"
+
 lint: venv-dev ## Lint and format-check the Python code
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -29,11 +30,33 @@ from .settings import VARIABLES, Settings
 logger = logs.get_logger("cli")
 
 
+# The dates a ds may be: from the first satellite to far beyond any forecast (and far from the end
+# of Python's and dbt's calendars, where ds + 1 day would overflow).
+DS_RANGE = (date(1957, 10, 4), date(2999, 12, 31))
+
+
 def _ds(value: str) -> str:
+    """A calendar date spelled YYYY-MM-DD, exactly: it names partitions, files and rows."""
     try:
-        return date.fromisoformat(value).isoformat()
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValueError
+        day = date.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--ds {value!r} is not a date (YYYY-MM-DD)") from None
+        raise argparse.ArgumentTypeError(f"{value[:80]!r} is not a date (YYYY-MM-DD)") from None
+    if not DS_RANGE[0] <= day <= DS_RANGE[1]:
+        low, high = (d.isoformat() for d in DS_RANGE)
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD) between {low} and {high}")
+    return day.isoformat()
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value[:80]!r} is not a whole number of 1 or more")
+    return number
 
 
 def today_utc() -> str:
@@ -210,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("demo", cmd_demo, "run the whole pipeline on bundled sample data (no network needed)")
     bp = command("backtest", cmd_backtest, "fit the forecast at an earlier cut-off and compare with the data")
     bp.add_argument("--cutoff", type=_ds, help="fit on data up to this date (default: as-of minus horizon)")
-    bp.add_argument("--horizon", type=int, help="months between cut-off and check (default 12)")
+    bp.add_argument("--horizon", type=_positive, help="months between cut-off and check (default 12)")
     pd = command(
         "publish-docs", cmd_publish_docs, "copy dbt docs (index.html, manifest, catalog) to <lake>/dbt-docs/", ds=False
     )
@@ -220,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp = command("replay", cmd_replay, "serve sample API responses on loopback (for demos and tests)", ds=False)
     rp.add_argument("--data", default=None, help="folder of spacex_*.json[.gz] / celestrak_satcat.json[.gz]")
     rp.add_argument("--host", default="127.0.0.1")
-    rp.add_argument("--port", type=int, default=8000)
+    rp.add_argument("--port", type=_positive, default=8000)
     wp = command(
         "warehouse",
         cmd_warehouse,
@@ -232,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = command(
         "status", cmd_status, "per ds: records fetched, rejected, loaded, and the answer (warehouse)", ds=False
     )
-    sp.add_argument("--last", type=int, default=10, help="how many ds, newest first (default 10)")
+    sp.add_argument("--last", type=_positive, default=10, help="how many ds, newest first (default 10)")
     sp.add_argument("--json", action="store_true", help="JSON for machines")
     sp.add_argument("--demo", action="store_true", help="read the warehouse of `make demo`")
     bk = command("backup", cmd_backup, "copy the local lake and pg_dump the warehouse to $DATA_DIR/backups/", ds=False)
@@ -274,6 +297,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.event(logger, "error", str(exc).splitlines()[0], level=40, command=args.command)
         print(f"\nerror: {exc}", file=sys.stderr)
         record_error(str(exc).splitlines()[0])
+        return 1
+    except OSError as exc:  # the filesystem refused (permissions, a full disk, a read-only lake)
+        where = f": {exc.filename}" if exc.filename else ""
+        message = f"{exc.strerror or exc}{where} ({type(exc).__name__}); the step stopped there"
+        logs.event(logger, "error", message, level=40, command=args.command)
+        print(f"\nerror: {message}", file=sys.stderr)
+        record_error(message)
         return 1
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

@@ -93,8 +93,18 @@ def check_rejects(dataset: str, result: CurateResult, threshold: float) -> None:
         )
 
 
+def json_bytes(value: Any) -> bytes:
+    """Compact JSON as UTF-8; a value with a lone surrogate (valid JSON, not valid UTF-8) is written
+    with \\u escapes instead, so that it round-trips exactly rather than failing the write."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
 def rejects_jsonl(rejects: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rejects).encode()
+    return b"".join(json_bytes(r) + b"\n" for r in rejects)
 
 
 def write_csv_file(dataset: Dataset, docs: Iterable[Any], path: Path) -> CurateResult:

@@ -135,7 +135,28 @@ class Dataset:
             if c.required and (value is None or value == ""):
                 raise Reject(f"{label}: missing")
             row[c.name] = c.convert(value, label)
+            if isinstance(row[c.name], str) and (problem := unstorable(value)):
+                raise Reject(f"{label}: {problem}")
         return row
+
+
+def unstorable(value: Any) -> str | None:
+    """Why PostgreSQL cannot store a text (or JSON) value exactly, or None. Its text and jsonb hold
+    any Unicode except NUL (U+0000); a lone surrogate (JSON allows ``\\ud800``) is not Unicode at all.
+    Such a record is rejected with this reason rather than altered: nothing is stored other than it came."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "contains a NUL character (U+0000), which PostgreSQL text cannot store"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"is not valid Unicode (lone surrogate U+{ord(value[exc.start]):04X} at {exc.start})"
+        return None
+    if isinstance(value, dict):
+        return next((p for k, v in value.items() if (p := unstorable(k) or unstorable(v))), None)
+    if isinstance(value, list):
+        return next((p for v in value if (p := unstorable(v))), None)
+    return None
 
 
 def lookup(record: Any, path: str) -> Any:

@@ -19,6 +19,10 @@ class SourceResponseError(PipelineError):
     """The source answered, but not with what the pipeline expects."""
 
 
+class ResponseTooLarge(SourceResponseError):
+    """The source sent more than HTTP_MAX_RESPONSE_MB; the rest was not read."""
+
+
 class DataQualityError(PipelineError):
     """Too many records failed validation; nothing was written."""
 

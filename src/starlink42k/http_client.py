@@ -7,13 +7,17 @@ backoff with full jitter (AWS's "full jitter": uniform between 0 and the exponen
 many clients do not retry in step), ``Retry-After`` capped at five minutes, one log line per retry
 naming the request, and an error after the last attempt that says what failed and what to do.
 Not retried: other 4xx, which a retry cannot fix.
+
+Bodies are read in blocks and refused past ``max_response_bytes`` (HTTP_MAX_RESPONSE_MB): a runaway
+answer costs at most that much memory, never the whole body. A body cut short (the connection reset,
+or stalled past the timeout, after the headers) is below urllib3's retries, so it is retried here,
+the whole request again, with the same backoff and the same number of attempts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import logging
 import random
 import socket
@@ -29,12 +33,21 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from . import __version__
-from .errors import SourceResponseError, SourceUnreachable
+from .errors import ResponseTooLarge, SourceResponseError, SourceUnreachable
 from .log import event, get_logger
 
 log = get_logger("http")
 USER_AGENT = f"starlink42k/{__version__} (+https://github.com/r-spacex/SpaceX-API)"
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+READ_BLOCK = 2**16
+# What breaks a body after its headers arrived (requests wraps urllib3's ProtocolError and
+# ReadTimeoutError in these while it streams).
+BODY_ERRORS = (
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ContentDecodingError,
+)
 MAX_RETRY_AFTER_SECONDS = 300
 # The request being sent, for the retry log lines (urllib3 retries below requests, unaware of it).
 _WHAT: contextvars.ContextVar[str] = contextvars.ContextVar("what", default="request")
@@ -46,6 +59,7 @@ class RetryPolicy:
     backoff_seconds: float = 1.0
     max_backoff_seconds: float = 60.0
     timeout_seconds: float = 30.0
+    max_response_bytes: int = 50 * 2**20
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[float], float] = field(default=lambda cap: random.uniform(0, cap))  # noqa: S311
 
@@ -152,24 +166,82 @@ class HttpClient:
     def request(
         self, method: str, url: str, *, what: str, json_body: Any = None, params: dict[str, str] | None = None
     ) -> requests.Response:
-        """Send with retries; ``what`` names the request in logs and errors (e.g. "starlink page 3")."""
+        """Send with retries; ``what`` names the request in logs and errors (e.g. "starlink page 3").
+        The response's body is read (at most ``max_response_bytes``) before it is returned."""
         attempts = self.policy.max_attempts
+        for attempt in range(1, attempts + 1):
+            response = self._send(method, url, what=what, json_body=json_body, params=params)
+            try:
+                response._content = self._read_body(response, url, what)
+            except BODY_ERRORS as exc:
+                cause = f"the body was cut short ({describe_connection_error(exc)})"
+                if attempt == attempts:
+                    raise SourceUnreachable(
+                        f"{what}: {method} {url}: {cause}, after {attempts} attempts; "
+                        "the connection to the source is unreliable, try again later"
+                    ) from None
+                delay = self.policy.delay(attempt, None)
+                event(
+                    log,
+                    "http.retry",
+                    f"{what}: {cause}; retrying in {delay:.1f}s",
+                    level=logging.WARNING,
+                    attempt=attempt,
+                    max_attempts=attempts,
+                    url=url,
+                    delay_s=round(delay, 2),
+                )
+                self.policy.sleep(delay)
+                continue
+            finally:
+                response.close()
+            return self._checked(response, method, url, what)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _send(
+        self, method: str, url: str, *, what: str, json_body: Any, params: dict[str, str] | None
+    ) -> requests.Response:
         token = _WHAT.set(what)
         try:
-            response = self.session.request(
-                method, url, json=json_body, params=params, timeout=self.policy.timeout_seconds
+            return self.session.request(
+                method, url, json=json_body, params=params, timeout=self.policy.timeout_seconds, stream=True
             )
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        except (requests.exceptions.TooManyRedirects, requests.exceptions.InvalidURL) as exc:
+            raise SourceResponseError(f"{what}: {method} {url}: {type(exc).__name__}: {exc}") from None
+        except requests.exceptions.RequestException as exc:  # connection errors, timeouts, the rest
             raise SourceUnreachable(
-                f"cannot reach {url} ({what}): {describe_connection_error(exc)}, after {attempts} attempts.\n"
+                f"cannot reach {url} ({what}): {describe_connection_error(exc)}, "
+                f"after {self.policy.max_attempts} attempts.\n"
                 "  Check the network or proxy settings (HTTPS_PROXY, REQUESTS_CA_BUNDLE), point the\n"
                 "  pipeline at a reachable copy of the API with SPACEX_API_URL / CELESTRAK_URL,\n"
                 "  or run `make demo` to see the whole pipeline on bundled sample data."
             ) from None
         finally:
             _WHAT.reset(token)
+
+    def _read_body(self, response: requests.Response, url: str, what: str) -> bytes:
+        """The body, in blocks; refused as soon as it passes the cap (announced or not)."""
+        cap = self.policy.max_response_bytes
+        mib = f"{cap / 2**20:g} MB"
+        refused = (
+            f"{what}: {url} sent more than {mib}, the most HTTP_MAX_RESPONSE_MB allows; refused "
+            "without reading the rest. If the source really grew, raise HTTP_MAX_RESPONSE_MB "
+            "(or lower SPACEX_PAGE_SIZE)"
+        )
+        announced = response.headers.get("Content-Length", "")
+        if announced.isdigit() and int(announced) > cap:
+            raise ResponseTooLarge(f"{refused}; it announced {int(announced):,} bytes")
+        body = bytearray()
+        for block in response.iter_content(READ_BLOCK):
+            body += block
+            if len(body) > cap:
+                raise ResponseTooLarge(refused)
+        return bytes(body)
+
+    def _checked(self, response: requests.Response, method: str, url: str, what: str) -> requests.Response:
         if response.status_code < 400:
             return response
+        attempts = self.policy.max_attempts
         answer = f"HTTP {response.status_code} {response.reason}"
         if response.status_code in RETRY_STATUS:
             raise SourceResponseError(
@@ -186,7 +258,7 @@ class HttpClient:
         response = self.request(method, url, what=what, json_body=json_body, params=params)
         try:
             return response.json()
-        except (ValueError, json.JSONDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than any document
             snippet = response.text[:120]
             raise SourceResponseError(
                 f"{what}: {method} {url} did not return valid JSON ({exc}); body starts {snippet!r}"

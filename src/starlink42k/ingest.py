@@ -11,7 +11,6 @@ on its own, and a rerun replaces exactly that ds.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from . import datasets
 from . import lake as lakes
 from . import warehouse as wh
 from .context import Context
-from .curate import check_rejects, rejects_jsonl, write_csv_file
+from .curate import check_rejects, json_bytes, rejects_jsonl, write_csv_file
 from .errors import LakeError, SourceResponseError, WarehouseError
 from .log import event, get_logger, timed
 from .sources import celestrak, spacex
@@ -52,9 +51,7 @@ def fetch(ctx: Context, dataset: str) -> Snapshot:
 
 def raw_json(docs: list[dict[str, Any]]) -> bytes:
     """A JSON array with one document per line: valid JSON, and diffable line by line."""
-    return (
-        "[\n" + ",\n".join(json.dumps(d, ensure_ascii=False, separators=(",", ":")) for d in docs) + "\n]\n"
-    ).encode()
+    return b"[\n" + b",\n".join(json_bytes(d) for d in docs) + b"\n]\n"
 
 
 def write_raw(ctx: Context, snap: Snapshot, ds: str) -> dict[str, Any]:

@@ -48,8 +48,11 @@ def timed(logger: logging.Logger, name: str, message: str = "", **fields: Any) -
 
 
 def masked_url(url: str) -> str:
-    """A URL without its password (postgresql://user:***@host/db), for logs and messages."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    """A URL without its password (postgresql://user:***@host/db), for logs and messages: the
+    password of the user part (up to its last ``@``, which an unencoded password may contain) and
+    a ``password=`` query parameter or keyword (libpq reads one there too, and in ``key=value`` strings)."""
+    url = re.sub(r"(://[^:/@?#]*):[^?#]*@", r"\1:***@", url)
+    return re.sub(r"((?:^|[?&\s])password\s*=\s*)('[^']*'|[^&#\s]*)", r"\1***", url, flags=re.IGNORECASE)
 
 
 def _redact(fields: dict[str, Any]) -> dict[str, Any]:

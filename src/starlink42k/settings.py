@@ -7,9 +7,11 @@ same list. Invalid values fail with an error naming the variable.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlparse
 
 from .datasets import NAMES as ALL_DATASETS
 from .errors import ConfigError
@@ -32,6 +34,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "HTTP_TIMEOUT": ("30", "seconds per HTTP request (connect and read)"),
     "HTTP_MAX_ATTEMPTS": ("5", "attempts per request on connection errors, timeouts, 429 and 5xx"),
     "HTTP_BACKOFF_SECONDS": ("1", "first retry delay; doubles each attempt, with jitter"),
+    "HTTP_MAX_RESPONSE_MB": ("50", "largest HTTP response body read; a larger one is refused, not buffered"),
     "SPACEX_PAGE_SIZE": ("500", "documents per page of the SpaceX query API"),
     "REJECT_THRESHOLD": ("0.01", "fraction of rejected records above which `to-csv` fails"),
     "STALE_AFTER_DAYS": ("30", "a source whose newest record is older than this is stale (dbt freshness warns)"),
@@ -62,6 +65,7 @@ class Settings:
     http_timeout: float
     http_max_attempts: int
     http_backoff_seconds: float
+    http_max_response_mb: float
     spacex_page_size: int
     reject_threshold: float
     stale_after_days: int
@@ -85,21 +89,20 @@ class Settings:
             try:
                 value = kind(raw)
             except ValueError:
-                raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}") from None
+                raise ConfigError(f"{name}={_shown(raw)} is not a {kind.__name__}") from None
             if not minimum <= value <= maximum:
-                raise ConfigError(f"{name}={raw!r} must be between {minimum} and {maximum}")
+                raise ConfigError(f"{name}={_shown(raw)} must be between {minimum} and {maximum}")
             return value
 
         data_dir = Path(get("DATA_DIR")).expanduser().resolve()
-        lake_url = get("LAKE_URL", (data_dir / "lake").as_uri())
-        if not lake_url.startswith(("file:///", "s3://")):
-            raise ConfigError(
-                f"LAKE_URL={lake_url!r} is not supported: use file:///absolute/path or s3://bucket/prefix"
-            )
+        if data_dir.exists() and not data_dir.is_dir():
+            raise ConfigError(f"DATA_DIR={_shown(get('DATA_DIR'))} is a file, not a folder")
+        lake_url = _lake_url(get("LAKE_URL", (data_dir / "lake").as_uri()), data_dir)
         datasets = tuple(d.strip() for d in get("DATASETS").split(",") if d.strip())
         unknown = [d for d in datasets if d not in ALL_DATASETS]
         if unknown or not datasets:
-            raise ConfigError(f"DATASETS has {unknown or 'nothing'}; choose from {', '.join(ALL_DATASETS)}")
+            named = f"unknown datasets {_shown(','.join(unknown))}" if unknown else "no dataset"
+            raise ConfigError(f"DATASETS has {named}; choose from {', '.join(ALL_DATASETS)}")
         # Relative defaults are relative to the working directory, like DATA_DIR: the repository
         # root for `make run`; in an image, where there is no checkout, the variable is set.
         dbt_dir = Path(get("DBT_PROJECT_DIR")).expanduser().resolve()
@@ -111,10 +114,11 @@ class Settings:
             data_dir=data_dir,
             lake_url=lake_url,
             s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
-            warehouse_url=env.get("WAREHOUSE_URL") or None,
+            warehouse_url=_warehouse_url(env.get("WAREHOUSE_URL", "").strip()) or None,
             http_timeout=number("HTTP_TIMEOUT", float, 0.01, 600),
             http_max_attempts=int(number("HTTP_MAX_ATTEMPTS", int, 1, 20)),
             http_backoff_seconds=number("HTTP_BACKOFF_SECONDS", float, 0, 60),
+            http_max_response_mb=number("HTTP_MAX_RESPONSE_MB", float, 0.001, 4096),
             spacex_page_size=int(number("SPACEX_PAGE_SIZE", int, 1, 10000)),
             reject_threshold=number("REJECT_THRESHOLD", float, 0, 1),
             stale_after_days=int(number("STALE_AFTER_DAYS", int, 0, 100000)),
@@ -140,6 +144,7 @@ class Settings:
             "HTTP_TIMEOUT": f"{self.http_timeout:g}",
             "HTTP_MAX_ATTEMPTS": str(self.http_max_attempts),
             "HTTP_BACKOFF_SECONDS": f"{self.http_backoff_seconds:g}",
+            "HTTP_MAX_RESPONSE_MB": f"{self.http_max_response_mb:g}",
             "SPACEX_PAGE_SIZE": str(self.spacex_page_size),
             "REJECT_THRESHOLD": f"{self.reject_threshold:g}",
             "STALE_AFTER_DAYS": str(self.stale_after_days),
@@ -151,13 +156,64 @@ class Settings:
         }
 
 
+def _shown(value: str, limit: int = 100) -> str:
+    """A setting's value for an error message: quoted, without a password, and cut to ``limit``."""
+    value = masked_url(value)
+    return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
+# Folders of the operating system a local lake must never be written into (nor below).
+SYSTEM_FOLDERS = tuple(
+    PurePosixPath(p)
+    for p in ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr")
+)
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _lake_url(value: str, data_dir: Path) -> str:
+    """LAKE_URL, checked. A local lake is an absolute path taken literally: no host, no `..`, no
+    query; anywhere the user may write (a mounted volume, beside DATA_DIR), except the filesystem
+    root, a system folder, and the embedded warehouse's own folder. An S3 lake names a valid bucket."""
+    parsed = urlparse(value)
+    usage = "use file:///absolute/path or s3://bucket/prefix"
+    if parsed.scheme == "s3":
+        if not _BUCKET.match(parsed.netloc):
+            raise ConfigError(f"LAKE_URL={_shown(value)} does not name a valid S3 bucket (s3://bucket/prefix)")
+        return value
+    if parsed.scheme != "file":
+        scheme = _shown(parsed.scheme, 20) if parsed.scheme else "(none)"
+        raise ConfigError(f"LAKE_URL={_shown(value)}: the scheme {scheme} is not supported; {usage}")
+    path = unquote(parsed.path)
+    if parsed.netloc not in ("", "localhost") or not path.startswith("/") or parsed.query or parsed.fragment:
+        raise ConfigError(f"LAKE_URL={_shown(value)} is not an absolute local path; {usage}")
+    folder = PurePosixPath(path)
+    if "\x00" in path or ".." in folder.parts:
+        raise ConfigError(f"LAKE_URL={_shown(value)}: the path must be literal (no `..`, no NUL); {usage}")
+    if folder == PurePosixPath("/") or any(folder == s or s in folder.parents for s in SYSTEM_FOLDERS):
+        raise ConfigError(f"LAKE_URL={_shown(value)} is the root or a system folder; point it at a folder of your own")
+    warehouse = PurePosixPath(data_dir / "warehouse")
+    if folder == warehouse or warehouse in folder.parents:
+        raise ConfigError(f"LAKE_URL={_shown(value)} is inside the embedded warehouse's folder {warehouse}")
+    return value
+
+
+def _warehouse_url(value: str) -> str:
+    """WAREHOUSE_URL, checked: a PostgreSQL URL (named without its password when it is not)."""
+    if value and not value.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"WAREHOUSE_URL={_shown(value)} is not a PostgreSQL URL: use "
+            "postgresql://user:password@host:5432/database, or leave it unset for the embedded one"
+        )
+    return value
+
+
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise ConfigError(f"{name}={value!r}: choose from {', '.join(choices)}")
+        raise ConfigError(f"{name}={_shown(value)}: choose from {', '.join(choices)}")
     return value
 
 
 def _http_url(name: str, value: str) -> str:
     if not value.startswith(("http://", "https://")):
-        raise ConfigError(f"{name}={value!r} must start with http:// or https://")
+        raise ConfigError(f"{name}={_shown(value)} must start with http:// or https://")
     return value.rstrip("/")

@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from fault_checks import GoodRun
 from fault_stack import Stack
 
 from starlink42k.settings import variable_names
@@ -49,6 +54,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Write the results of the fault cases that ran (none ran: nothing is written)."""
+    helpers = sys.modules.get("airflow_helpers")  # the pod-spec case imported it: its AIRFLOW_HOME
+    if helpers is not None:
+        shutil.rmtree(helpers.AIRFLOW_HOME, ignore_errors=True)
     if not _outcomes:
         return
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +75,23 @@ def satcat_records(api_docs: dict[str, list[dict]]) -> list[dict]:
     ]
 
 
+def stack_env(tmp_path: Path, warehouse_url: str, replay: ScriptedReplay) -> dict[str, str]:
+    """The CLI's environment for a stack: nothing of the developer's settings, small pages, fast retries."""
+    env = {k: v for k, v in os.environ.items() if k not in variable_names()}
+    env.update(
+        DATA_DIR=str(tmp_path / "data"),
+        LAKE_URL=(tmp_path / "lake").as_uri(),
+        WAREHOUSE_URL=warehouse_url,
+        SPACEX_API_URL=replay.spacex_url,
+        CELESTRAK_URL=replay.url,
+        DBT_PROJECT_DIR=str(REPO / "dbt"),
+        SPACEX_PAGE_SIZE="100",
+        HTTP_BACKOFF_SECONDS="0.01",
+        HTTP_TIMEOUT="5",
+    )
+    return env
+
+
 @pytest.fixture
 def stack(
     tmp_path: Path, warehouse_url: str, api_docs: dict[str, list[dict]], satcat_records: list[dict]
@@ -74,16 +99,80 @@ def stack(
     """The pipeline CLI as a subprocess against a scripted replay (SpaceX and CelesTrak), a local
     lake in tmp_path and a fresh test database. ``stack.run("run", "--ds", DS)``; ``stack.snapshot()``."""
     with ScriptedReplay(spacex=api_docs, satcat=satcat_records) as replay:
-        env = {k: v for k, v in os.environ.items() if k not in variable_names()}
-        env.update(
-            DATA_DIR=str(tmp_path / "data"),
-            LAKE_URL=(tmp_path / "lake").as_uri(),
-            WAREHOUSE_URL=warehouse_url,
-            SPACEX_API_URL=replay.spacex_url,
-            CELESTRAK_URL=replay.url,
-            DBT_PROJECT_DIR=str(REPO / "dbt"),
-            SPACEX_PAGE_SIZE="100",
-            HTTP_BACKOFF_SECONDS="0.01",
-            HTTP_TIMEOUT="5",
-        )
+        env = stack_env(tmp_path, warehouse_url, replay)
         yield Stack(env=env, lake_dir=tmp_path / "lake", warehouse_url=warehouse_url, replay=replay)
+
+
+# --- one stack per module, with one good run, for the cases that fail before anything is written --
+
+
+@pytest.fixture(scope="module")
+def stack_spacex_docs(api_docs: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """The SpaceX documents a module's stack serves (a module overrides this to serve its own)."""
+    return api_docs
+
+
+@pytest.fixture(scope="module")
+def stack_satcat_records(satcat_records: list[dict]) -> list[dict]:
+    """The CelesTrak records a module's stack serves (a module overrides this to serve its own)."""
+    return satcat_records
+
+
+@pytest.fixture(scope="module")
+def stack_password() -> str | None:
+    """A password the module's stack puts into its WAREHOUSE_URL (the test server trusts local
+    connections, so any password works); a module overrides this to follow one through a run."""
+    return None
+
+
+@pytest.fixture(scope="module")
+def good_run_args() -> tuple[str, ...]:
+    """Options before the command of the module's good run (e.g. ``-v``, ``--log-format json``)."""
+    return ()
+
+
+@pytest.fixture(scope="module")
+def module_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_server: str,
+    stack_spacex_docs: dict[str, list[dict]],
+    stack_satcat_records: list[dict],
+    stack_password: str | None,
+) -> Iterator[Stack]:
+    """A stack shared by the cases of one module (its own database, lake and replay)."""
+    tmp_path = tmp_path_factory.mktemp("stack")
+    name = f"f_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = pg_server.replace("/postgres?", f"/{name}?")
+    try:
+        with ScriptedReplay(spacex=stack_spacex_docs, satcat=stack_satcat_records) as replay:
+            env = stack_env(tmp_path, url, replay)
+            if stack_password:
+                env["WAREHOUSE_URL"] = url.replace("postgresql://postgres@", f"postgresql://postgres:{stack_password}@")
+                assert stack_password in env["WAREHOUSE_URL"]
+            yield Stack(env=env, lake_dir=tmp_path / "lake", warehouse_url=url, replay=replay)
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+GOOD_DS = "2024-01-31"
+
+
+@pytest.fixture(scope="module")
+def good_run(module_stack: Stack, good_run_args: tuple[str, ...]) -> GoodRun:
+    """One clean ``run --ds 2024-01-31`` on the module's stack, before its cases."""
+    result = module_stack.run(*good_run_args, "run", "--ds", GOOD_DS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert module_stack.leftovers() == []
+    return GoodRun(GOOD_DS, module_stack.answer_facts(GOOD_DS), module_stack.snapshot(), result.stdout, result.stderr)
+
+
+@pytest.fixture
+def ran(module_stack: Stack, good_run: GoodRun) -> Iterator[Stack]:
+    """The module's stack after its good run, with no fault queued and an empty request log."""
+    module_stack.replay.clear_faults()
+    module_stack.replay.requests.clear()
+    yield module_stack
+    module_stack.replay.clear_faults()

@@ -2,18 +2,25 @@
 
 ``ScriptedReplay`` is the package's ``ReplayServer`` (which serves the demo) plus what only tests
 need: every request is recorded in ``.requests``, and ``add_fault`` queues answers that replace
-the normal one for the next requests whose path starts with a prefix.
+the normal one for the next requests whose path starts with a prefix. Besides a status, headers,
+a body and a delay, a fault can break the connection half-way through the body (``cut_after``), or
+stream a body of any size without holding it (``stream_bytes``).
 """
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from starlink42k.replay import ReplayServer, Reply
+
+BLOCK = 2**16
 
 
 @dataclass
@@ -23,14 +30,25 @@ class Fault:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None  # raw body; None keeps the normal body (with this status)
+    content_type: str | None = None  # None keeps the normal one
     delay: float = 0.0  # seconds to wait before answering (longer than the client timeout = timeout)
+    # Send the headers (with the full Content-Length) and this many bytes of the body, then reset
+    # the connection (TCP RST), as a proxy or a load balancer dropping it does.
+    cut_after: int | None = None
+    # Stream a body of this many bytes (``body`` repeated, chunked, no Content-Length).
+    stream_bytes: int | None = None
+
+
+@dataclass
+class FaultyReply(Reply):
+    fault: Fault | None = None
 
 
 class ScriptedReplay(ReplayServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.faults: dict[str, deque[Fault]] = {}
-        self.requests: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []  # method, path, query, body, at (monotonic), wall
         self._lock = threading.Lock()
 
     def add_fault(self, path: str, *faults: Fault) -> None:
@@ -47,7 +65,16 @@ class ScriptedReplay(ReplayServer):
 
     def answer(self, method: str, path: str, query: str, body: bytes) -> Reply:
         with self._lock:
-            self.requests.append({"method": method, "path": path, "query": query, "body": body})
+            self.requests.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "query": query,
+                    "body": body,
+                    "at": time.monotonic(),
+                    "wall": time.time(),
+                }
+            )
         reply = super().answer(method, path, query, body)
         fault = self._next_fault(path)
         if fault is None:
@@ -55,4 +82,46 @@ class ScriptedReplay(ReplayServer):
         if fault.delay:
             time.sleep(fault.delay)
         body = reply.body if fault.body is None else fault.body
-        return Reply(fault.status, reply.content_type, body, fault.headers)
+        content_type = fault.content_type or reply.content_type
+        return FaultyReply(fault.status, content_type, body, fault.headers, fault)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def send(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+        fault = reply.fault if isinstance(reply, FaultyReply) else None
+        if fault is None or (fault.cut_after is None and fault.stream_bytes is None):
+            super().send(handler, reply)
+            return
+        try:
+            handler.send_response(reply.status)
+            handler.send_header("Content-Type", reply.content_type)
+            for k, v in reply.headers.items():
+                handler.send_header(k, v)
+            if fault.stream_bytes is not None:
+                self._stream(handler, reply.body or b" ", fault.stream_bytes)
+                return
+            handler.send_header("Content-Length", str(len(reply.body)))
+            handler.end_headers()
+            handler.wfile.write(reply.body[: fault.cut_after])
+            handler.wfile.flush()
+            # SO_LINGER 0: close() sends RST, not FIN: the client sees "connection reset by peer".
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            handler.close_connection = True
+            handler.connection.close()
+        except OSError:  # the client gave up (or refused the rest): what the fault is for
+            handler.close_connection = True
+
+    @staticmethod
+    def _stream(handler: BaseHTTPRequestHandler, unit: bytes, size: int) -> None:
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        block = (unit * (BLOCK // len(unit) + 1))[:BLOCK]
+        sent = 0
+        while sent < size:
+            part = block[: min(BLOCK, size - sent)]
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            sent += len(part)
+        handler.wfile.write(b"0\r\n\r\n")
+        handler.close_connection = True

@@ -9,7 +9,9 @@ the Starlink payloads happens in to-csv, where what is left out is counted.
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from typing import Any
 
 from ..errors import SourceResponseError
@@ -32,6 +34,11 @@ def parse(body: bytes, fmt: str, what: str) -> list[dict[str, Any]]:
     text = body.decode("utf-8-sig", errors="replace").strip()
     if text.startswith("No SATCAT records found"):
         return []
+    if text[:1] == "<":
+        raise SourceResponseError(
+            f"{what}: not valid {fmt.upper()}: the answer is an HTML page ({html_title(text)}); CelesTrak "
+            "sends one when it rate-limits or blocks a client. Nothing was written; try again later"
+        )
     if fmt == "json":
         records = json_documents(text, what, SourceResponseError)
     else:
@@ -43,6 +50,13 @@ def parse(body: bytes, fmt: str, what: str) -> list[dict[str, Any]]:
         if not isinstance(record, dict) or "NORAD_CAT_ID" not in record:
             raise SourceResponseError(f"{what}: record {i} is not an object with NORAD_CAT_ID")
     return records
+
+
+def html_title(page: str) -> str:
+    """The page's title (or its first words), to name it in an error."""
+    found = re.search(r"<title[^>]*>(.*?)</title>", page, re.IGNORECASE | re.DOTALL)
+    words = found.group(1) if found else re.sub(r"<[^>]*>", " ", page)
+    return repr(" ".join(html.unescape(words).split())[:100])
 
 
 def fetch(client: HttpClient, base_url: str, fmt: str = "json") -> Snapshot:

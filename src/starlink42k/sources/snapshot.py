@@ -30,6 +30,8 @@ def json_documents(body: bytes | str, what: str, error: type[Exception]) -> list
     raises ``error`` naming ``what`` and the problem."""
     try:
         docs = json.loads(body)
+    except RecursionError:
+        raise error(f"{what} nests deeper than any document does; refused as malformed") from None
     except json.JSONDecodeError as exc:
         start = body[:80].decode("utf-8", "replace") if isinstance(body, bytes) else body[:80]
         raise error(f"{what} is not valid JSON ({exc}); it starts {start!r}") from None
