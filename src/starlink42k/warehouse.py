@@ -284,7 +284,7 @@ def load_csv(
     digest = hashlib.sha256(header)
     create_raw_tables(conn)
     with conn.transaction():
-        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{LOCK_WAIT_SECONDS}s")))
+        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(LOCK_WAIT_SECONDS * 1000)}ms")))
         # Not while a transform rebuilds the marts from raw (shared: loads of other datasets go on).
         conn.execute("select pg_advisory_xact_lock_shared(hashtext(%s), hashtext(''))", (MARTS_LOCK,))
         # One load per dataset at a time: DDL on the parent and the partition swap must not interleave.

@@ -25,11 +25,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from fault_stack import dbt_sessions, invariants, protected, start_watched, wait_for
-from kill_support import DS, PREVIOUS, Baseline, baseline, with_injection
-from psycopg.conninfo import conninfo_to_dict
+from kill_support import DS, PREVIOUS, Baseline, backends, baseline, load_held_at_upsert, with_injection
 
 REPO = Path(__file__).resolve().parents[2]
 TAG = DS.replace("-", "")
@@ -59,16 +57,6 @@ def kill_mid_write(base: Baseline, folder: str, name: str, *args: str) -> None:
     assert proc.poll() is None, proc.communicate()[1][-3000:]
     stack.kill(proc)
     assert tmp_files(target), "the kill should have left the temporary file of the write in progress"
-
-
-def active_backends(url: str, query_like: str, waiting: bool = False) -> int:
-    dbname = conninfo_to_dict(url)["dbname"]
-    with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(
-            """select count(*) from pg_stat_activity where datname = %s and application_name = 'starlink42k'
-               and query ilike %s and (not %s or wait_event_type = 'Lock')""",
-            (dbname, query_like, waiting),
-        ).fetchone()[0]
 
 
 # --- one named point per step --------------------------------------------------------------------
@@ -135,36 +123,28 @@ def test_kill_load_inside_copy(base: Baseline) -> None:
         assert fd is not None, proc.communicate()[1][-3000:]
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
         os.write(fd, data[: len(data) // 2])
-        wait_for(lambda: active_backends(stack.warehouse_url, "copy %") == 1, 60)
+        wait_for(lambda: backends(stack.warehouse_url, query_like="copy %") == 1, 60)
         stack.kill(proc)
         os.close(fd)
     finally:
         csv.unlink()
         os.rename(aside, csv)
-    wait_for(lambda: active_backends(stack.warehouse_url, "copy %") == 0, 30)
+    wait_for(lambda: backends(stack.warehouse_url, query_like="copy %") == 0, 30)
     base.assert_intact()
     base.assert_rerun(("load", "starlink", "--ds", DS), TRANSFORM, REPORT)
 
 
 @pytest.mark.fault("Kills", "load: SIGKILL between the partition swap and the raw.load_log upsert")
 def test_kill_load_between_swap_and_log(base: Baseline) -> None:
-    """A second session locks ds's raw.load_log row, so the load blocks on its upsert, the new partition
-    already swapped in within its transaction; the load is killed there. Its backend must notice and
+    """The load is held on its upsert (kill_support.load_held_at_upsert), the new partition already
+    swapped in within its transaction, and killed there. Its backend must notice and
     roll back while the lock is still held (client_connection_check_interval), not keep the partition's
     locks until the blocker lets go."""
     stack = base.stack
-    blocker = psycopg.connect(stack.warehouse_url)
-    try:
-        blocker.execute("select * from raw.load_log where dataset = 'starlink' and ds = %s for update", (DS,))
-        proc = stack.start("load", "starlink", "--ds", DS)
-        upsert = "%insert into raw.load_log%"
-        wait_for(lambda: active_backends(stack.warehouse_url, upsert, waiting=True) == 1 or proc.poll() is not None)
-        assert proc.poll() is None, proc.communicate()[1][-3000:]
+    upsert = "%insert into raw.load_log%"
+    with load_held_at_upsert(stack, "starlink", DS) as proc:
         stack.kill(proc)
-        wait_for(lambda: active_backends(stack.warehouse_url, upsert) == 0, 30)  # gone, the row still locked
-    finally:
-        blocker.rollback()
-        blocker.close()
+        wait_for(lambda: backends(stack.warehouse_url, query_like=upsert) == 0, 30)  # gone, the row still locked
     base.assert_intact()
     base.assert_rerun(("load", "starlink", "--ds", DS), TRANSFORM, REPORT)
 

@@ -27,3 +27,10 @@ if _MATCH:
         _fsync(fd)
 
     os.fsync = fsync
+
+# ``FAULT_LOCK_WAIT=<seconds>``: how long a step waits for another's lock (warehouse.LOCK_WAIT_SECONDS,
+# 600 s in production), so that a case can see the bounded wait end without waiting ten minutes.
+if os.environ.get("FAULT_LOCK_WAIT"):
+    import starlink42k.warehouse
+
+    starlink42k.warehouse.LOCK_WAIT_SECONDS = float(os.environ["FAULT_LOCK_WAIT"])
