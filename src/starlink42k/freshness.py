@@ -26,7 +26,7 @@ from . import warehouse as wh
 from .context import Context
 from .errors import PipelineError
 from .log import event, get_logger, timed
-from .transform import dbt
+from .transform import dbt, dbt_state_lock
 
 log = get_logger("freshness")
 PERIOD_DAYS = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1.0}
@@ -99,8 +99,9 @@ def parse(sources_json: bytes, ds: str) -> list[SourceFreshness]:
 def run_dbt(ctx: Context, ds: str) -> bytes:
     """`dbt source freshness` of the run's sources (exit 1 means a source is too old: a result)."""
     selection = [f"source:{s}" for s in sources_of(ctx)]
-    dbt(ctx, "source", "freshness", "--select", *selection, ds=ds, ok_exit_codes=(0, 1))
-    return (ctx.settings.data_dir / "dbt" / "target" / "sources.json").read_bytes()  # dbt's --target-path
+    with dbt_state_lock(ctx):  # sources.json is read before another dbt command can rewrite it
+        dbt(ctx, "source", "freshness", "--select", *selection, ds=ds, ok_exit_codes=(0, 1))
+        return (ctx.settings.data_dir / "dbt" / "target" / "sources.json").read_bytes()  # dbt's --target-path
 
 
 def store(ctx: Context, ds: str, results: list[SourceFreshness]) -> None:

@@ -2,17 +2,23 @@
 
 No reader ever sees a half-written object: on disk every write goes to a temporary file in the
 same folder and is renamed into place (atomic on POSIX); on S3 an object only becomes visible
-when its upload completes. Each dataset partition is committed by its ``_manifest.json``, written
-last, which records the data object's sha256 so that a reader can verify what it read.
+when its upload completes. A process killed mid-write (SIGKILL, OOM, a node lost) leaves its
+temporary file behind; the next write into that folder sweeps it (``_sweep_stale``): the file
+names its writer's host and pid, and it goes once that process is gone or after a day.
+Each dataset partition is committed by its ``_manifest.json``, written last, which records the data
+object's sha256 so that a reader can verify what it read.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +28,9 @@ from urllib.parse import unquote, urlparse
 from .errors import ConfigError, LakeError
 
 MANIFEST = "_manifest.json"
+# A temporary file whose writer cannot be checked (another host) is stale after this long.
+STALE_TMP_SECONDS = 24 * 3600
+_HOST = socket.gethostname().replace(".", "_").replace("/", "_") or "host"
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
@@ -81,18 +90,37 @@ class LocalLake:
             raise LakeError(f"lake key {key!r} escapes the lake root {self.root}")
         return path
 
+    def _fail(self, action: str, key: str, exc: OSError) -> LakeError:
+        hint = {
+            errno.ENOSPC: "the lake's disk is full: free space, then rerun the step",
+            errno.EDQUOT: "the lake's disk quota is exhausted: free space, then rerun the step",
+            errno.EROFS: "the lake is on a read-only file system: mount it read-write, then rerun the step",
+            errno.EACCES: "no permission: the lake folder must be writable by this user",
+            errno.EPERM: "no permission: the lake folder must be writable by this user",
+        }.get(exc.errno or 0, "the previous object, if any, is unchanged")
+        return LakeError(f"cannot {action} {self.uri(key)}: {exc.strerror or exc}; {hint}")
+
     @contextmanager
     def _atomic(self, key: str) -> Iterator[IO[bytes]]:
+        """Write to `.<name>.<host>-<pid>.<random>.tmp` beside the target, then rename it into place.
+        OSErrors (a full disk, a read-only lake) become a LakeError naming the object."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; lake files follow the umask like any other
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _sweep_stale(path.parent)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_HOST}-{os.getpid()}.", suffix=".tmp")
+        except OSError as exc:
+            raise self._fail("write", key, exc) from None
+        try:
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; lake files follow the umask like any other
             with os.fdopen(fd, "wb") as fh:
                 yield fh
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise self._fail("write", key, exc) from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -124,7 +152,10 @@ class LocalLake:
         return self._path(key).is_file()
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._fail("delete", key, exc) from None
 
     def list(self, prefix: str) -> list[str]:
         base = self.root / prefix
@@ -204,6 +235,8 @@ class S3Lake:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise self._fail("check", key, exc) from exc
+        except Exception as exc:  # unreachable endpoint, timeouts
+            raise self._fail("check", key, exc) from exc
         return True
 
     def delete(self, key: str) -> None:
@@ -216,12 +249,42 @@ class S3Lake:
         full = self._key(prefix)
         strip = len(self._key(""))
         keys: list[str] = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
-            keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+                keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        except Exception as exc:
+            raise self._fail("list", prefix, exc) from exc
         return sorted(keys)
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
+
+
+def _sweep_stale(folder: Path) -> None:
+    """Remove temporary files of writers that died mid-write: this host's whose pid is gone, and any
+    older than STALE_TMP_SECONDS. A live writer's file is never touched."""
+    for tmp in folder.glob(".*.tmp"):
+        owner = tmp.name[: -len(".tmp")].rsplit(".", 2)
+        host, _, pid = owner[-2].rpartition("-") if len(owner) == 3 else ("", "", "")
+        try:
+            if host == _HOST and pid.isdigit():
+                if _alive(int(pid)):
+                    continue
+            elif time.time() - tmp.stat().st_mtime < STALE_TMP_SECONDS:
+                continue
+            tmp.unlink()
+        except FileNotFoundError:  # another writer swept it first
+            continue
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def open_lake(url: str, s3_endpoint_url: str | None = None) -> LocalLake | S3Lake:
@@ -230,7 +293,10 @@ def open_lake(url: str, s3_endpoint_url: str | None = None) -> LocalLake | S3Lak
         if parsed.netloc not in ("", "localhost"):
             raise ConfigError(f"LAKE_URL={url!r}: a file URL needs an absolute path (file:///abs/path)")
         root = Path(unquote(parsed.path))
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LakeError(f"cannot create the lake folder {root}: {exc.strerror or exc}") from None
         return LocalLake(root)
     if parsed.scheme == "s3":
         if not parsed.netloc:

@@ -17,6 +17,7 @@ import os
 import time
 from pathlib import Path
 
+from . import warehouse as wh
 from .answer import Answer
 from .context import Context
 from .freshness import freshness
@@ -25,7 +26,7 @@ from .log import event, get_logger
 from .replay import SAMPLE_DIR, ReplayServer
 from .report import backtest_text, report
 from .settings import Settings
-from .transform import dbt, publish_docs, transform
+from .transform import dbt, marts_lock, publish_docs, transform
 
 __all__ = ["backtest", "demo", "extract", "freshness", "load", "publish_docs", "report", "run", "to_csv", "transform"]
 log = get_logger("pipeline")
@@ -37,15 +38,19 @@ def run(ctx: Context, ds: str) -> Answer:
     names = ctx.settings.datasets
     started = time.perf_counter()
     snapshots = [fetch(ctx, name) for name in names]
-    for snap in snapshots:
-        write_raw(ctx, snap, ds)
-    for name in names:
-        to_csv(ctx, name, ds)
-    for name in names:
-        load(ctx, name, ds)
-    freshness(ctx, ds)  # recorded and reported; only the Airflow run's gate fails on an error
-    transform(ctx, ds)
-    answer = report(ctx, ds)
+    # One run of a ds at a time (a second waits, then redoes it: runs are idempotent per ds); the
+    # marts are rebuilt and read under one lock, so the answer is of the marts this run built.
+    with wh.advisory_lock(ctx.warehouse, wh.RUN_LOCK, ds, what=f"another run of ds {ds}"):
+        for snap in snapshots:
+            write_raw(ctx, snap, ds)
+        for name in names:
+            to_csv(ctx, name, ds)
+        for name in names:
+            load(ctx, name, ds)
+        freshness(ctx, ds)  # recorded and reported; only the Airflow run's gate fails on an error
+        with marts_lock(ctx):
+            transform(ctx, ds, lock=False)
+            answer = report(ctx, ds, lock=False)
     seconds = time.perf_counter() - started
     event(log, "run.done", f"pipeline finished in {seconds:.1f}s", ds=ds, datasets=",".join(names))
     return answer

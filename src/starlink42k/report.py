@@ -3,6 +3,7 @@ printed summary. Files land in the lake under reports/starlink/ds=<ds>/ (answer.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -17,6 +18,7 @@ from .answer import FILES, QUESTION, SAMPLE_NOTICE, Answer, Backtest, Details, S
 from .context import Context
 from .errors import PipelineError
 from .log import event, get_logger, timed
+from .transform import marts_lock
 
 log = get_logger("report")
 SOURCE_LABELS = {"spacex_api": "SpaceX API v4", "celestrak_satcat": "CelesTrak SATCAT"}
@@ -365,12 +367,17 @@ def chart_png(answer: Answer, history: list[dict[str, Any]], paths: list[dict[st
     return out.getvalue()
 
 
-def report(ctx: Context, ds: str) -> Answer:
+def report(ctx: Context, ds: str, *, lock: bool = True) -> Answer:
+    """``lock=False``: the caller holds the marts lock (``run``, since its transform)."""
     with timed(log, "report", "answer.json, chart and report", ds=ds):
-        marts = read_marts(ctx)
+        with marts_lock(ctx, shared=True) if lock else contextlib.nullcontext():  # not mid-rebuild
+            marts = read_marts(ctx)
         answer = build_answer(ctx, ds, marts)
         prefix = lakes.report_prefix(ds)
         chart = chart_png(answer, marts.monthly, marts.path)
+        # answer.json commits the folder: it goes first and comes back last, so that a reader never
+        # finds an answer beside the chart or report of another run (a run killed in between).
+        ctx.lake.delete(prefix + "answer.json")
         ctx.lake.put_bytes(prefix + "chart.png", chart, "image/png")
         ctx.lake.put_bytes(prefix + "report.md", markdown(answer, "chart.png").encode(), "text/markdown")
         # Last: a reader that finds answer.json finds the chart and the report of the same run.

@@ -8,11 +8,16 @@ definition of dbt's vars), and only the run's logical date as `--vars`.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import warehouse as wh
@@ -22,6 +27,52 @@ from .lake import Lake
 from .log import event, get_logger, is_json, timed
 
 log = get_logger("transform")
+_state_locks = 0  # how many dbt_state_lock blocks this process is inside (it is reentrant)
+
+
+def _die_with_parent() -> None:
+    """In the dbt child, before exec: die when the parent dies, even by SIGKILL (Linux). An orphaned
+    dbt would go on rebuilding the marts after its step was killed and its locks were released."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+@contextlib.contextmanager
+def dbt_state_lock(ctx: Context, wait: float | None = None) -> Iterator[None]:
+    """One dbt at a time per DATA_DIR: dbt's target/ (manifest, partial parse, sources.json) is shared
+    by every step of this data dir, and two dbt processes writing it at once corrupt each other's.
+    An flock: the kernel drops it with its process, killed or not."""
+    global _state_locks
+    if _state_locks:
+        _state_locks += 1
+        try:
+            yield
+        finally:
+            _state_locks -= 1
+        return
+    wait = wh.LOCK_WAIT_SECONDS if wait is None else wait
+    state = ctx.settings.data_dir / "dbt"
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / ".lock", "a") as fh:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise PipelineError(
+                        f"waited {wait:.0f}s for another dbt command using {state} to finish; try again later"
+                    ) from None
+                time.sleep(0.2)
+        _state_locks = 1
+        try:
+            yield
+        finally:
+            _state_locks = 0
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def dbt_executable() -> str:
@@ -80,7 +131,13 @@ def dbt(
 ) -> None:
     """Run one dbt command; its own progress lines stream to stderr."""
     command, env = dbt_invocation(ctx, *args, ds=ds, extra_vars=extra_vars)
-    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+    preexec = _die_with_parent if sys.platform == "linux" else None
+    with (
+        dbt_state_lock(ctx),
+        subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=preexec
+        ) as proc,
+    ):
         assert proc.stdout is not None
         for line in proc.stdout:  # dbt's own progress lines, one log event each in JSON mode
             if is_json():
@@ -94,11 +151,20 @@ def dbt(
         )
 
 
-def transform(ctx: Context, ds: str) -> None:
+def marts_lock(ctx: Context, *, shared: bool = False) -> contextlib.AbstractContextManager:
+    """Exclusive while dbt rebuilds the marts; shared to read them (report) or to load raw."""
+    return wh.advisory_lock(
+        ctx.warehouse, wh.MARTS_LOCK, shared=shared, what="another transform (dbt build of the marts)"
+    )
+
+
+def transform(ctx: Context, ds: str, *, lock: bool = True) -> None:
+    """dbt build for ds. ``lock=False``: the caller holds marts_lock (``run``, until its report)."""
     with timed(log, "transform", "dbt build: staging → intermediate → marts", ds=ds):
         with wh.session(ctx.warehouse) as conn:  # dbt's sources must exist, loaded or not
             wh.create_raw_tables(conn)
-        dbt(ctx, "build", ds=ds)
+        with marts_lock(ctx) if lock else contextlib.nullcontext():
+            dbt(ctx, "build", ds=ds)
 
 
 DOCS_FILES = ("index.html", "manifest.json", "catalog.json")

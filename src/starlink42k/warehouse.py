@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,13 @@ SCHEMA = "raw"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 COPY_BLOCK = 1 << 20
 PROGRESS_EVERY = 64 << 20  # bytes between progress lines
+# How long a step waits for a lock another step holds (a load of the same dataset, a transform, a run
+# of the same ds) before it gives up with a message naming what it waited for.
+LOCK_WAIT_SECONDS = 600
+# How often a server process checks, while running a statement, that its client is still there: the
+# backend of a killed client (SIGKILL, a lost pod) then aborts its transaction and frees its locks
+# within this time, instead of holding them until its statement ends (PostgreSQL 14+).
+CLIENT_CHECK_MS = 2000
 
 
 # --- where the warehouse is ---------------------------------------------------------------------
@@ -110,9 +118,51 @@ def stop_embedded(pgdata: Path) -> bool:
 
 def connect(warehouse: Warehouse, **kwargs) -> psycopg.Connection:
     try:
-        return psycopg.connect(warehouse.url, connect_timeout=15, application_name="starlink42k", **kwargs)
+        conn = psycopg.connect(warehouse.url, connect_timeout=15, application_name="starlink42k", **kwargs)
+        if conn.info.server_version >= 140000:
+            conn.execute("select set_config('client_connection_check_interval', %s, false)", (str(CLIENT_CHECK_MS),))
+            if not conn.autocommit:
+                conn.commit()
+        return conn
     except psycopg.OperationalError as exc:
         raise WarehouseError(f"cannot connect to the warehouse {warehouse.display_url()}: {exc}".strip()) from None
+
+
+# --- locks between steps -------------------------------------------------------------------------
+# Advisory locks, so that they hold across hosts and pods and go with the session of a killed process.
+# `run` holds RUN_LOCK for its ds from its first write to its report; a transform holds MARTS_LOCK
+# exclusively while dbt rebuilds the marts (in `run`, until its report is written), a report and every
+# load share it: marts are built from, and read as, one consistent state. Loads always take MARTS_LOCK
+# before any table lock, transforms never take a load's per-dataset lock: there is no cycle.
+RUN_LOCK = "starlink42k.run"
+MARTS_LOCK = "starlink42k.marts"
+
+
+@contextmanager
+def advisory_lock(
+    warehouse: Warehouse, name: str, key: str = "", *, shared: bool = False, what: str, wait: float | None = None
+) -> Iterator[psycopg.Connection]:
+    """Hold session advisory lock (name, key) on a connection of its own for the block; wait at most
+    ``wait`` seconds (LOCK_WAIT_SECONDS) for it, then fail naming ``what`` holds it."""
+    wait = LOCK_WAIT_SECONDS if wait is None else wait
+    conn = connect(warehouse, autocommit=True)
+    try:
+        conn.execute(sql.SQL("set lock_timeout = {}").format(sql.Literal(f"{int(wait * 1000)}ms")))
+        func = "pg_advisory_lock_shared" if shared else "pg_advisory_lock"
+        started = time.monotonic()
+        try:
+            conn.execute(sql.SQL("select {}(hashtext(%s), hashtext(%s))").format(sql.Identifier(func)), (name, key))
+        except psycopg.errors.LockNotAvailable:
+            raise WarehouseError(
+                f"waited {time.monotonic() - started:.0f}s for {what} to finish; it still runs: "
+                "try again when it is done"
+            ) from None
+        except psycopg.OperationalError as exc:
+            raise WarehouseError(f"the warehouse {warehouse.display_url()} failed: {exc}".strip()) from None
+        conn.execute("set lock_timeout = 0")
+        yield conn
+    finally:
+        conn.close()  # ends the session: the lock goes with it
 
 
 # --- loading one ds ------------------------------------------------------------------------------
@@ -234,6 +284,9 @@ def load_csv(
     digest = hashlib.sha256(header)
     create_raw_tables(conn)
     with conn.transaction():
+        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(LOCK_WAIT_SECONDS * 1000)}ms")))
+        # Not while a transform rebuilds the marts from raw (shared: loads of other datasets go on).
+        conn.execute("select pg_advisory_xact_lock_shared(hashtext(%s), hashtext(''))", (MARTS_LOCK,))
         # One load per dataset at a time: DDL on the parent and the partition swap must not interleave.
         conn.execute("select pg_advisory_xact_lock(hashtext('starlink42k.load'), hashtext(%s))", (dataset.name,))
         add_new_columns(conn, dataset, names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -132,3 +133,196 @@ def wait_for(predicate, timeout: float = 60, poll: float = 0.02) -> None:
     while not predicate():
         assert time.monotonic() < deadline, f"timed out after {timeout} s"
         time.sleep(poll)
+
+
+# --- a stack of one's own (module-scoped: the kill and infrastructure cases share their baseline runs) ---
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def stack_env(root: Path, warehouse_url: str, replay: ScriptedReplay) -> dict[str, str]:
+    """The environment the conftest's ``stack`` fixture gives the CLI, for a stack rooted at ``root``."""
+    import os
+
+    from starlink42k.settings import variable_names
+
+    env = {k: v for k, v in os.environ.items() if k not in variable_names()}
+    env.update(
+        DATA_DIR=str(root / "data"),
+        LAKE_URL=(root / "lake").as_uri(),
+        WAREHOUSE_URL=warehouse_url,
+        SPACEX_API_URL=replay.spacex_url,
+        CELESTRAK_URL=replay.url,
+        DBT_PROJECT_DIR=str(REPO / "dbt"),
+        SPACEX_PAGE_SIZE="100",
+        HTTP_BACKOFF_SECONDS="0.01",
+        HTTP_TIMEOUT="5",
+    )
+    return env
+
+
+def new_database(server_url: str) -> str:
+    """A fresh database on the session's server (dropped with the server at the session's end)."""
+    import uuid
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    return server_url.replace("/postgres?", f"/{name}?")
+
+
+# --- watching a step from outside: its JSON log events, as they come -----------------------------
+
+
+class Watched:
+    """A CLI process started with ``-v --log-format json``; a thread collects its events with the
+    monotonic time each arrived, so a case can kill it at a named step without hooks in the code."""
+
+    def __init__(self, proc: subprocess.Popen):
+        import threading
+
+        self.proc = proc
+        self.started = time.monotonic()
+        self.events: list[tuple[float, dict[str, Any]]] = []
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                self.events.append((time.monotonic() - self.started, record))
+
+    def seen(self, name: str) -> bool:
+        return any(e.get("event") == name for _, e in self.events)
+
+    def wait_event(self, name: str, timeout: float = 120) -> None:
+        wait_for(lambda: self.seen(name) or self.proc.poll() is not None, timeout)
+        assert self.seen(name), f"the process ended ({self.proc.returncode}) before {name}: {self.stderr()[-2000:]}"
+
+    def at(self, name: str) -> float:
+        """Seconds from start to the last event ``name``."""
+        return max(t for t, e in self.events if e.get("event") == name)
+
+    def wait(self, timeout: float) -> int:
+        code = self.proc.wait(timeout)
+        self._thread.join(10)
+        return code
+
+    def stderr(self) -> str:
+        return "".join(self.lines)
+
+
+def start_watched(stack: Stack, *args: str, **env: str) -> Watched:
+    return Watched(stack.start("-v", "--log-format", "json", *args, **env))
+
+
+# --- what a reader may rely on, at any moment -----------------------------------------------------
+
+
+def invariants(stack: Stack) -> list[str]:
+    """Every way a reader could see incomplete data, as a list of violations (empty: none).
+
+    - warehouse: every raw.load_log row has its partition attached with exactly that many rows, and
+      every attached partition has its load_log row; no `__loading` table or detached partition;
+      the marts the report reads are there, with one summary row, built from logged snapshots;
+    - lake: every manifest's object exists with the manifest's sha256 and size; every report folder
+      with an answer.json has its chart and report, and the answer is of that folder's ds.
+    Temporary files of a killed writer (lake `.tmp`, dbt's `__dbt_backup`) are not visible to readers
+    and are swept by the next write; ``Stack.leftovers()`` checks them after a rerun.
+    """
+    problems = [p for p in warehouse_leftovers(stack.warehouse_url) if "__dbt_" not in p]
+    with psycopg.connect(stack.warehouse_url, autocommit=True) as conn:
+        has_raw = conn.execute("select to_regclass('raw.load_log') is not null").fetchone()[0]
+        logged: dict[tuple[str, str], int] = {}
+        if has_raw:
+            logged = {(d, str(ds)): rows for d, ds, rows in conn.execute("select dataset, ds, rows from raw.load_log")}
+        attached = conn.execute(
+            """select p.relname, c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
+               join pg_class p on p.oid = i.inhparent join pg_namespace n on n.oid = p.relnamespace
+               where n.nspname = 'raw'"""
+        ).fetchall()
+        parts = {child: parent for parent, child in attached}
+        for (dataset, ds), rows in sorted(logged.items()):
+            part = f"{dataset}_{ds.replace('-', '')}"
+            if parts.get(part) != dataset:
+                problems.append(f"raw.load_log lists {dataset} {ds} but raw.{part} is not attached")
+                continue
+            count = conn.execute(f'select count(*) from raw."{part}"').fetchone()[0]  # name from the catalog
+            if count != rows:
+                problems.append(f"raw.{part} has {count} rows, raw.load_log says {rows}")
+        logged_parts = {f"{d}_{ds.replace('-', '')}" for d, ds in logged}
+        problems += [f"raw.{p} is attached without a raw.load_log row" for p in sorted(parts) if p not in logged_parts]
+        if conn.execute("select to_regclass('marts.fct_constellation_summary') is not null").fetchone()[0]:
+            if conn.execute("select count(*) from marts.fct_constellation_summary").fetchone()[0] != 1:
+                problems.append("marts.fct_constellation_summary does not have exactly one row")
+            for name, snapshot in conn.execute("select source_name, snapshot_ds from marts.dim_data_sources"):
+                dataset = "starlink" if name == "spacex_api" else "satcat"
+                if (dataset, str(snapshot)) not in logged:
+                    problems.append(f"marts.dim_data_sources: {name} reads {dataset} {snapshot}, never loaded")
+    problems += lake_problems(stack.lake_dir)
+    return problems
+
+
+def lake_problems(root: Path) -> list[str]:
+    problems = []
+    for manifest_path in sorted(root.rglob("_manifest.json")):
+        manifest = json.loads(manifest_path.read_bytes())
+        data = manifest_path.parent / manifest["object"]
+        where = data.relative_to(root)
+        if not data.is_file():
+            problems.append(f"lake: {where} is missing, its manifest is there")
+        elif (
+            hashlib.sha256(data.read_bytes()).hexdigest() != manifest["sha256"]
+            or data.stat().st_size != manifest["bytes"]
+        ):
+            problems.append(f"lake: {where} does not match its manifest")
+    for answer_path in sorted(root.glob("reports/starlink/ds=*/answer.json")):
+        folder = answer_path.parent
+        missing = [n for n in ("chart.png", "report.md") if not (folder / n).is_file()]
+        if missing:
+            problems.append(f"lake: {folder.relative_to(root)} has answer.json without {', '.join(missing)}")
+        if json.loads(answer_path.read_bytes())["ds"] != folder.name.removeprefix("ds="):
+            problems.append(f"lake: {answer_path.relative_to(root)} is the answer of another ds")
+    return problems
+
+
+def protected(stack: Stack, ds: str) -> dict[str, Any]:
+    """What a run of ``ds``, killed or failed, must leave byte for byte and row for row: every lake
+    file of other ds, every raw partition of other ds and their raw.load_log and freshness rows."""
+    mark = f"ds={ds}/"
+    lake = {k: v for k, v in lake_files(stack.lake_dir).items() if mark not in k and not k.startswith("dbt-docs/")}
+    tag = ds.replace("-", "")
+    tables = {
+        k: v
+        for k, v in warehouse_tables(stack.warehouse_url).items()
+        if k.startswith("raw.") and re.search(r"_\d{8}$", k) and not k.endswith(tag)
+    }
+    rows: dict[str, list[str]] = {}
+    with psycopg.connect(stack.warehouse_url, autocommit=True) as conn:
+        for table in ("load_log", "source_freshness"):
+            if conn.execute("select to_regclass(%s) is not null", (f"raw.{table}",)).fetchone()[0]:
+                rows[table] = [
+                    r[0] for r in conn.execute(f"select t::text from raw.{table} t where ds <> %s order by 1", (ds,))
+                ]
+    return {"lake": lake, "raw": tables, "rows": rows}
+
+
+def dbt_sessions(url: str) -> list[str]:
+    """Open sessions of dbt on the stack's database (an orphaned dbt of a killed step would show here)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    dbname = conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            """select application_name, state from pg_stat_activity
+               where datname = %s and application_name ilike 'dbt%%'""",
+            (dbname,),
+        ).fetchall()
+    return [f"{a} ({s})" for a, s in rows]

@@ -1,0 +1,286 @@
+"""Infrastructure down: PostgreSQL stopped mid-load, S3 unreachable or failing mid-upload, a full disk
+and a read-only file system under the local lake.
+
+Each case breaks a rerun of a ds that a good run committed, and asserts: exit 1 with one clear message
+naming what failed; DS as readers see it unchanged (every raw table row for row, its answer.json byte for
+byte; lake partitions either committed and matching their manifest, or without a manifest, which readers
+refuse); no temporary file left; then, the fault removed, a clean `run` gives the identical answer.
+
+The PostgreSQL and S3 servers here are the cases' own (a pgserver instance, a moto_server behind a
+cuttable proxy), never the session's shared ones; the lake's disk is a small tmpfs mounted for the case
+(root only: elsewhere the full disk is an ENOSPC injected at fsync, and the read-only case is skipped).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fault_stack import Stack, start_watched
+from kill_support import DS, Baseline, baseline, load_held_at_upsert, with_injection
+from netproxy import CuttableProxy
+
+from support.net import free_port, wait_for_port
+
+BIN = Path(sys.executable).parent
+RUN = ("run", "--ds", DS)
+LAKE_MB = 64
+
+
+def mount_tmpfs(path: Path, megabytes: int) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(path)], capture_output=True
+    )  # fmt: skip
+    return done.returncode == 0
+
+
+def umount(path: Path) -> None:
+    subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+# --- a stack with its own PostgreSQL and the lake on its own tmpfs ---------------------------------
+
+
+class OwnServer:
+    def __init__(self, pgdata: Path):
+        import pgserver
+
+        self.server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        self.pgdata = pgdata
+        from starlink42k.warehouse import embedded_url
+
+        self.url = embedded_url(pgdata)
+
+    def stop(self) -> None:
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self.server.system_user, timeout=60)
+
+    def start(self) -> None:
+        self.server.ensure_postgres_running()
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory, api_docs: dict, satcat_records: list[dict]) -> Iterator[tuple[Baseline, OwnServer, bool]]:
+    root = tmp_path_factory.mktemp("infra")
+    # Not under pytest's tmp root (0700: pgserver's own user, under root, could not enter it).
+    pg_root = Path(tempfile.mkdtemp(prefix="starlink42k-faults-pg-"))
+    server = OwnServer(pg_root / "pgdata")
+    tmpfs = mount_tmpfs(root / "lake", LAKE_MB)
+    try:
+        with baseline(root, "", api_docs, satcat_records, url=server.url, previous=False) as base:
+            yield base, server, tmpfs
+    finally:
+        if tmpfs:
+            umount(root / "lake")
+        server.server.cleanup()
+        shutil.rmtree(pg_root, ignore_errors=True)
+
+
+def assert_failed_cleanly(base: Baseline, done: Any, *needles: str, before: dict[str, Any]) -> None:
+    out = done.stderr if isinstance(done.stderr, str) else ""
+    assert done.returncode == 1, out[-3000:]
+    error = [line for line in out.splitlines() if line.startswith("error: ")]
+    assert len(error) == 1 and "Traceback" not in out, out[-3000:]
+    for needle in needles:
+        assert needle in error[0], error[0]
+    assert base.stack.leftovers() == []
+    base.assert_intact()
+    assert base.committed() == before
+
+
+@pytest.mark.fault("Infrastructure", "full disk under the local lake (tmpfs): exit 1 naming the object, no temp file")
+def test_full_disk(own: tuple[Baseline, OwnServer, bool]) -> None:
+    base, _, tmpfs = own
+    before = base.committed()
+    lake = base.stack.lake_dir
+    filler = lake / "filler"
+    if tmpfs:
+        free = shutil.disk_usage(lake).free
+        with filler.open("wb") as fh:  # leave less than any raw object needs
+            fh.truncate(0)
+            fh.write(b"\0" * max(free - (16 << 10), 0))
+        done = base.stack.run(*RUN)
+    else:
+        done = base.stack.run(
+            *RUN, **with_injection(base.stack.env, FAULT_FSYNC_MATCH=str(lake), FAULT_FSYNC_ACTION="ENOSPC")
+        )
+    filler.unlink(missing_ok=True)
+    assert_failed_cleanly(base, done, "No space left on device", "cannot write file://", before=before)
+    base.assert_rerun(RUN)
+
+
+@pytest.mark.fault("Infrastructure", "read-only lake (tmpfs remounted ro): exit 1 naming the object, nothing changed")
+def test_read_only_lake(own: tuple[Baseline, OwnServer, bool]) -> None:
+    base, _, tmpfs = own
+    if not tmpfs:
+        pytest.skip("mounting a tmpfs needs root")
+    lake = base.stack.lake_dir
+    before = base.committed()
+    files = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in lake.rglob("*") if p.is_file()}
+    subprocess.run(["mount", "-o", "remount,ro", str(lake)], check=True)
+    try:
+        done = base.stack.run(*RUN)
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(lake)], check=True)
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in lake.rglob("*") if p.is_file()} == files
+    assert_failed_cleanly(base, done, "Read-only file system", before=before)
+    base.assert_rerun(RUN)
+
+
+@pytest.mark.fault("Infrastructure", "PostgreSQL stopped mid-load (the partition swapped, uncommitted), then restarted")
+def test_postgres_stopped_mid_load(own: tuple[Baseline, OwnServer, bool]) -> None:
+    """The load is held on its upsert, the new partition swapped in within its transaction
+    (kill_support.load_held_at_upsert); the server is then stopped (fast: every session is terminated)."""
+    base, server, _ = own
+    stack = base.stack
+    before = base.committed()
+    with load_held_at_upsert(stack, "starlink", DS) as proc:
+        server.stop()
+        try:
+            _, err = proc.communicate(timeout=60)
+        finally:
+            server.start()
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, "", err)
+    assert_failed_cleanly(
+        base, done, "loading file://", "raw.starlink failed", "keeps its previous rows", before=before
+    )
+    base.assert_rerun(("load", "starlink", "--ds", DS), ("transform", "--ds", DS), ("report", "--ds", DS))
+
+
+@pytest.mark.fault("Infrastructure", "PostgreSQL down: a step fails at once, naming the warehouse")
+def test_postgres_down(own: tuple[Baseline, OwnServer, bool]) -> None:
+    base, server, _ = own
+    before = base.committed()
+    server.stop()
+    try:
+        done = base.stack.run("load", "starlink", "--ds", DS)
+    finally:
+        server.start()
+    assert_failed_cleanly(base, done, "cannot connect to the warehouse", before=before)
+
+
+# --- a stack with an S3 lake (its own moto_server, behind a proxy the cases cut) --------------------
+
+
+class S3Stack(Stack):
+    """The stack with an S3 lake: the lake's files and answers are read from the bucket."""
+
+    client: Any = None
+    bucket: str = ""
+    prefix: str = "lake/"
+
+    def objects(self) -> dict[str, bytes]:
+        out = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                out[key[len(self.prefix) :]] = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return out
+
+    def answer(self, ds: str) -> bytes:
+        return self.objects()[f"reports/starlink/ds={ds}/answer.json"]
+
+
+def s3_problems(objects: dict[str, bytes]) -> list[str]:
+    problems = []
+    for key, body in objects.items():
+        if key.endswith("/_manifest.json"):
+            manifest = json.loads(body)
+            data = objects.get(key.rsplit("/", 1)[0] + "/" + manifest["object"])
+            if data is None or hashlib.sha256(data).hexdigest() != manifest["sha256"]:
+                problems.append(f"s3: {key} does not match its object")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def s3(
+    tmp_path_factory, pg_server: str, api_docs: dict, satcat_records: list[dict]
+) -> Iterator[tuple[Baseline, CuttableProxy]]:
+    import boto3
+
+    port = free_port()
+    moto = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    proxy = None
+    try:
+        wait_for_port(port)
+        proxy = CuttableProxy(port)
+        creds = {
+            "AWS_ACCESS_KEY_ID": "test-access-key",
+            "AWS_SECRET_ACCESS_KEY": "test-secret-key",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        bucket = f"lake-{uuid.uuid4().hex[:10]}"
+        client = boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
+        client.create_bucket(Bucket=bucket)
+        S3Stack.client, S3Stack.bucket = client, bucket
+        root = tmp_path_factory.mktemp("s3")
+        env = {**creds, "LAKE_URL": f"s3://{bucket}/lake", "S3_ENDPOINT_URL": proxy.url}
+        with baseline(root, pg_server, api_docs, satcat_records, previous=False, stack_class=S3Stack, **env) as base:
+            yield base, proxy
+    finally:
+        if proxy:
+            proxy.close()
+        moto.terminate()
+        moto.wait(10)
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        pytest.param(
+            "down",
+            marks=pytest.mark.fault(
+                "Infrastructure", "S3 unreachable mid-upload (connections reset): exit 1, no partial object"
+            ),
+        ),
+        pytest.param(
+            "500",
+            marks=pytest.mark.fault(
+                "Infrastructure", "S3 answering 500 mid-upload: exit 1 after its retries, no partial object"
+            ),
+        ),
+    ],
+)
+def test_s3_fails_mid_upload(s3: tuple[Baseline, CuttableProxy], mode: str) -> None:
+    base, proxy = s3
+    stack = base.stack
+    assert isinstance(stack, S3Stack)
+    before = base.committed()
+    proc = start_watched(stack, *RUN)
+    try:
+        proc.wait_event("extract.written", 300)  # the first dataset is in the lake, the others are not
+        proxy.set_mode(mode)
+        code = proc.wait(180)  # bounded: botocore's retries end
+    finally:
+        proxy.set_mode("pass")
+    error = [json.loads(line) for line in proc.lines if '"level": "error"' in line]
+    assert code == 1, proc.stderr()[-3000:]
+    assert len(error) == 1 and re.match(r"cannot (write|delete|check|list) s3://", error[0]["msg"]), error
+    assert "Traceback" not in proc.stderr()
+    assert s3_problems(stack.objects()) == []
+    assert base.committed() == before
+    assert stack.leftovers() == []
+    base.assert_rerun(RUN)
+    assert s3_problems(stack.objects()) == []
