@@ -12,8 +12,8 @@ and compares the answer with the good run's.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -234,15 +234,27 @@ def test_empty_result_keeps_yesterday(ran: Stack, good_run: GoodRun) -> None:
     assert_extract_reruns(ran, "satcat", good_run.ds, before)
 
 
+# Started from a fresh, small interpreter: Linux counts a child's RSS before its exec in its
+# ru_maxrss, so a CLI forked straight from pytest (hundreds of MB by then) would report pytest's size.
+_MEASURE = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024)  # Linux: kilobytes
+"""
+
+
 def run_measured(stack: Stack, tmp_path: Path, *args: str, **env: str) -> tuple[int, str, int]:
     """Run the CLI; its exit code, stderr and peak resident memory (bytes), from wait4's rusage
     of that one process."""
     err = tmp_path / "stderr"
-    with open(os.devnull, "w") as out, err.open("w") as errf:
-        proc = subprocess.Popen([CLI, *args], env={**stack.env, **env}, stdout=out, stderr=errf)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, err.read_text(), usage.ru_maxrss * 1024  # Linux: kilobytes
+    with err.open("w") as errf:
+        out = subprocess.run(
+            [sys.executable, "-c", _MEASURE, CLI, *args], env={**stack.env, **env}, stdout=subprocess.PIPE,
+            stderr=errf, text=True, check=True, timeout=600,
+        ).stdout  # fmt: skip
+    code, peak = (int(n) for n in out.split())
+    return code, err.read_text(), peak
 
 
 @pytest.mark.fault("Sources", "a 200 MB response: refused at HTTP_MAX_RESPONSE_MB (50), peak memory bounded")
