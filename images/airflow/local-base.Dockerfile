@@ -10,10 +10,12 @@
 # (`make test-images` does both.) What it reproduces of the official image, as far as the project
 # relies on it: apache-airflow 3.3.2 (here at uv.lock's versions) in a virtualenv at
 # /home/airflow/.local that is first on PATH and where `pip install` goes; user airflow,
-# uid 50000, gid 0, HOME /home/airflow; AIRFLOW_HOME=/opt/airflow (dags/, logs/) group-writable;
-# AIRFLOW__CORE__LOAD_EXAMPLES=false; /entrypoint with the official command semantics
-# (local-base-entrypoint.sh). Not reproduced: the official image's ~30 preinstalled providers,
-# its own CPython build under /usr/python, dumb-init, database clients.
+# uid 50000, gid 0, HOME /home/airflow; AIRFLOW_HOME=/opt/airflow (dags/, logs/, plugins/, config/)
+# group-writable and the working directory; AIRFLOW__CORE__LOAD_EXAMPLES=false; the ENTRYPOINT
+# `dumb-init -- /entrypoint` (DUMB_INIT_SETSID=1) and CMD [], with the official command semantics
+# (local-base-entrypoint.sh); /clean-logs, which the chart's log-groomer sidecars run
+# (local-base-clean-logs.sh). Not reproduced: the official image's ~30 preinstalled providers,
+# its own CPython build under /usr/python, database clients.
 
 ARG BASE_IMAGE=local/python:3.11-bookworm
 
@@ -47,6 +49,11 @@ RUN --mount=type=secret,id=ca,required=false \
         --no-deps -r /src/requirements.txt
 
 FROM ${BASE_IMAGE}
+SHELL ["/bin/bash", "-eu", "-o", "pipefail", "-c"]
+# dumb-init is PID 1 of the official image too: it forwards signals to the whole process group.
+RUN apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dumb-init=1.2.5-2 \
+    && rm -rf /var/lib/apt/lists/*
 ENV AIRFLOW_VERSION=3.3.2 \
     AIRFLOW_UID=50000 \
     AIRFLOW_USER_HOME_DIR=/home/airflow \
@@ -56,16 +63,18 @@ ENV AIRFLOW_VERSION=3.3.2 \
     AIRFLOW__CORE__LOAD_EXAMPLES=false \
     LANG=C.UTF-8 \
     LC_ALL=C.UTF-8 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DUMB_INIT_SETSID=1
 RUN useradd --uid 50000 --gid 0 --home-dir /home/airflow --create-home --shell /bin/bash airflow \
-    && mkdir -p /opt/airflow/dags /opt/airflow/logs \
+    && mkdir -p /opt/airflow/dags /opt/airflow/logs /opt/airflow/plugins /opt/airflow/config \
     && chown -R 50000:0 /home/airflow /opt/airflow \
     && chmod -R g+rwX /home/airflow /opt/airflow
 COPY --from=build --chown=50000:0 /home/airflow/.local /home/airflow/.local
 COPY images/airflow/local-base-entrypoint.sh /entrypoint
-RUN chmod 0755 /entrypoint
+COPY images/airflow/local-base-clean-logs.sh /clean-logs
+RUN chmod 0755 /entrypoint /clean-logs
 WORKDIR /opt/airflow
 EXPOSE 8080
 USER 50000
-ENTRYPOINT ["/entrypoint"]
+ENTRYPOINT ["/usr/bin/dumb-init", "--", "/entrypoint"]
 CMD []
