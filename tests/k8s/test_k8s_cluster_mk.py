@@ -16,7 +16,16 @@ from pathlib import Path
 import pytest
 from k8s_helpers import CLUSTER_MK, ROOT, make_var_default
 
-TARGETS = ["tools", "cluster-up", "cluster-info", "cluster-down", "port-forward", "slack-secret", "airflow-chart", "e2e"]
+TARGETS = [
+    "tools",
+    "cluster-up",
+    "cluster-info",
+    "cluster-down",
+    "port-forward",
+    "slack-secret",
+    "airflow-chart",
+    "e2e",
+]
 
 # What the top-level Makefile provides to the include (same shell settings and `help`).
 TOP_LEVEL = f"""\
