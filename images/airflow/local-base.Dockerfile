@@ -14,8 +14,9 @@
 # group-writable and the working directory; AIRFLOW__CORE__LOAD_EXAMPLES=false; the ENTRYPOINT
 # `dumb-init -- /entrypoint` (DUMB_INIT_SETSID=1) and CMD [], with the official command semantics
 # (local-base-entrypoint.sh); /clean-logs, which the chart's log-groomer sidecars run
-# (local-base-clean-logs.sh). Not reproduced: the official image's ~30 preinstalled providers,
-# its own CPython build under /usr/python, database clients.
+# (local-base-clean-logs.sh); the metadata database's drivers psycopg2 and asyncpg. Not reproduced:
+# the official image's ~30 preinstalled providers, its own CPython build under /usr/python,
+# database clients.
 
 ARG BASE_IMAGE=local/python:3.11-bookworm
 
@@ -47,6 +48,24 @@ RUN --mount=type=secret,id=ca,required=false \
     && python3 -m venv /home/airflow/.local \
     && /opt/uv/bin/uv pip install --quiet --python /home/airflow/.local/bin/python --require-hashes \
         --no-deps -r /src/requirements.txt
+# The metadata database's drivers, which the official image has (its `postgres` extra) and the
+# chart's `postgresql://` connection needs: psycopg2 (sync) and asyncpg (Airflow's async engine).
+# psycopg2-binary at uv.lock's version and hashes (the lock has it for dbt-postgres); asyncpg is
+# not in the lock (nothing of the project uses it), so it is pinned here.
+ARG ASYNCPG_VERSION=0.32.0
+RUN --mount=type=secret,id=ca,required=false \
+    --mount=type=cache,target=/root/.cache/uv \
+    if [ -s /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi; \
+    /opt/uv/bin/uv export --frozen --no-dev --no-emit-project --extra dbt --no-annotate --no-header \
+        --format requirements-txt --quiet \
+        | awk '/^psycopg2-binary==/ {keep = 1; print; next} keep && /^[[:space:]]/ {print; next} {keep = 0}' \
+        > /src/drivers.txt \
+    && grep -q '^psycopg2-binary==' /src/drivers.txt \
+    && /opt/uv/bin/uv pip install --quiet --python /home/airflow/.local/bin/python --require-hashes \
+        --no-deps -r /src/drivers.txt \
+    && /opt/uv/bin/uv pip install --quiet --python /home/airflow/.local/bin/python --no-deps \
+        "asyncpg==${ASYNCPG_VERSION}" \
+    && /home/airflow/.local/bin/python -c 'import psycopg2, asyncpg'
 
 FROM ${BASE_IMAGE}
 SHELL ["/bin/bash", "-eu", "-o", "pipefail", "-c"]
