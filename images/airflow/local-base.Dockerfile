@@ -14,7 +14,8 @@
 # group-writable and the working directory; AIRFLOW__CORE__LOAD_EXAMPLES=false; the ENTRYPOINT
 # `dumb-init -- /entrypoint` (DUMB_INIT_SETSID=1) and CMD [], with the official command semantics
 # (local-base-entrypoint.sh); /clean-logs, which the chart's log-groomer sidecars run
-# (local-base-clean-logs.sh); the metadata database's drivers psycopg2 and asyncpg. Not reproduced:
+# (local-base-clean-logs.sh); the metadata database's drivers psycopg2 and asyncpg, and the StatsD
+# client. Not reproduced:
 # the official image's ~30 preinstalled providers, its own CPython build under /usr/python,
 # database clients.
 
@@ -48,11 +49,13 @@ RUN --mount=type=secret,id=ca,required=false \
     && python3 -m venv /home/airflow/.local \
     && /opt/uv/bin/uv pip install --quiet --python /home/airflow/.local/bin/python --require-hashes \
         --no-deps -r /src/requirements.txt
-# The metadata database's drivers, which the official image has (its `postgres` extra) and the
-# chart's `postgresql://` connection needs: psycopg2 (sync) and asyncpg (Airflow's async engine).
-# psycopg2-binary at uv.lock's version and hashes (the lock has it for dbt-postgres); asyncpg is
-# not in the lock (nothing of the project uses it), so it is pinned here.
+# What the official image's default extras add and the chart relies on: the metadata database's
+# drivers (`postgres`; the chart's `postgresql://` connection): psycopg2, and asyncpg for Airflow's
+# async engine; and the StatsD client (`statsd`; the chart sets [metrics] statsd_on). psycopg2-binary
+# at uv.lock's version and hashes (the lock has it for dbt-postgres); asyncpg and statsd are not in
+# the lock (nothing of the project imports them), so they are pinned here.
 ARG ASYNCPG_VERSION=0.32.0
+ARG STATSD_VERSION=4.0.1
 RUN --mount=type=secret,id=ca,required=false \
     --mount=type=cache,target=/root/.cache/uv \
     if [ -s /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi; \
@@ -64,8 +67,8 @@ RUN --mount=type=secret,id=ca,required=false \
     && /opt/uv/bin/uv pip install --quiet --python /home/airflow/.local/bin/python --require-hashes \
         --no-deps -r /src/drivers.txt \
     && /opt/uv/bin/uv pip install --quiet --python /home/airflow/.local/bin/python --no-deps \
-        "asyncpg==${ASYNCPG_VERSION}" \
-    && /home/airflow/.local/bin/python -c 'import psycopg2, asyncpg'
+        "asyncpg==${ASYNCPG_VERSION}" "statsd==${STATSD_VERSION}" \
+    && /home/airflow/.local/bin/python -c 'import psycopg2, asyncpg, statsd'
 
 FROM ${BASE_IMAGE}
 SHELL ["/bin/bash", "-eu", "-o", "pipefail", "-c"]

@@ -160,6 +160,8 @@ def test_airflow_stand_in_has_the_official_layout() -> None:
     assert "local-base-entrypoint.sh /entrypoint" in final and "local-base-clean-logs.sh /clean-logs" in final
     # The metadata database's drivers: psycopg2 from the lock (hash-checked), asyncpg pinned.
     assert "psycopg2-binary" in text and "--require-hashes" in text and dockerfile_arg(STAND_IN, "ASYNCPG_VERSION")
+    # The chart turns StatsD on: without the client Airflow logs an error and sends no metrics.
+    assert dockerfile_arg(STAND_IN, "STATSD_VERSION")
 
 
 def run_entrypoint(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> list[str]:
