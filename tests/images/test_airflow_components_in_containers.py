@@ -84,6 +84,28 @@ COMPONENTS = {
 GIT_SYNC_IMAGE = "git-sync"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+PODS_PATH = f"/api/v1/namespaces/{AIRFLOW_NAMESPACE}/pods"
+# The discovery documents the kubernetes client's DynamicClient reads first (the executor lists
+# pods through it), as an API server of the kind node's version answers them (pods only).
+DISCOVERY: dict[str, dict] = {
+    "/version": {"major": "1", "minor": "37", "gitVersion": "v1.37.0", "platform": "linux/amd64"},
+    "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []},
+    "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": []},
+    "/api/v1": {
+        "kind": "APIResourceList",
+        "groupVersion": "v1",
+        "resources": [
+            {
+                "name": "pods",
+                "singularName": "pod",
+                "namespaced": True,
+                "kind": "Pod",
+                "verbs": ["create", "delete", "get", "list", "patch", "watch"],
+                "shortNames": ["po"],
+            }
+        ],
+    },
+}
 # The pod that has not passed its probe by then has failed (the kubelet would have restarted it).
 # On this shared 2-core machine five Airflow processes start at once, so the probe's own budget
 # (initialDelaySeconds + periodSeconds * failureThreshold) is given at least this long.
@@ -451,9 +473,12 @@ class KubeApiStandIn:
 
             def _record(self) -> KubeRequest:
                 path, _, query = self.path.partition("?")
-                request = KubeRequest(
-                    self.command, path, parse_qs(query), self.headers.get("Authorization") == f"Bearer {stand_in.token}"
+                # The in-cluster config of the kubernetes client sends "bearer <token>".
+                authorization = self.headers.get("Authorization", "")
+                authorized = authorization.lower() == f"bearer {stand_in.token}".lower() and authorization.endswith(
+                    stand_in.token
                 )
+                request = KubeRequest(self.command, path, parse_qs(query), authorized)
                 stand_in.requests.append(request)
                 return request
 
@@ -476,10 +501,14 @@ class KubeApiStandIn:
                     self.end_headers()
                     time.sleep(min(float(request.query.get("timeoutSeconds", ["5"])[0]), 5.0))
                     self.wfile.write(b"0\r\n\r\n")
-                else:
+                elif request.path in DISCOVERY:
+                    self._json(200, DISCOVERY[request.path])
+                elif request.path == PODS_PATH:
                     self._json(
                         200, {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []}
                     )
+                else:
+                    self._json(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404})
 
             def _refuse(self) -> None:
                 self._record()
@@ -705,7 +734,14 @@ def test_the_dag_is_parsed_for_kubernetes_without_import_errors(release: Release
     assert status == 200, tasks
     operators = {t["task_id"]: t["operator_name"] for t in tasks["tasks"]}
     print(f"\n{DAG_ID}: {len(operators)} tasks, operators {sorted(set(operators.values()))}")
-    assert operators["report"] == "KubernetesPodOperator", operators
+    # The Kubernetes variant of every step (airflow/dags/starlink/operators.py): pods, not local
+    # subprocesses (CliOperator) or cosmos' local dbt operators.
+    steps = {task: op for task, op in operators.items() if op != "EmptyOperator"}
+    kubernetes = {"CliPodOperator", "DbtThenCliPodOperator"}
+    assert all(op in kubernetes or op.endswith("KubernetesOperator") for op in steps.values()), steps
+    assert operators["report"] == "CliPodOperator" and operators["dbt.dbt_producer_watcher"].endswith(
+        "KubernetesOperator"
+    )
 
 
 def test_the_docs_plugin_is_loaded_and_guards_the_docs(release: Release) -> None:
@@ -753,6 +789,7 @@ def test_the_kubernetes_executor_only_reads_its_worker_pods(release: Release) ->
         print("   ", request)
     assert requests, f"the scheduler never reached the Kubernetes API\n{release.logs('scheduler')}"
     assert all(r.authorized for r in requests), "a request without the service account token"
-    assert {(r.method, r.path) for r in requests} == {("GET", f"/api/v1/namespaces/{AIRFLOW_NAMESPACE}/pods")}
+    assert {r.method for r in requests} == {"GET"}, "the executor asked to change something"
+    assert {r.path for r in requests} <= {PODS_PATH, *DISCOVERY}, {r.path for r in requests}
     watches = [r for r in requests if r.query.get("watch") == ["true"]]
     assert watches and all(r.query["labelSelector"][0].startswith("airflow-worker=") for r in watches)
