@@ -107,10 +107,6 @@ DISCOVERY: dict[str, dict] = {
         ],
     },
 }
-# The pod that has not passed its probe by then has failed (the kubelet would have restarted it).
-# On this shared 2-core machine five Airflow processes start at once, so the probe's own budget
-# (initialDelaySeconds + periodSeconds * failureThreshold) is given at least this long.
-MIN_PROBE_BUDGET_S = 240.0
 
 
 # --- what the cluster holds: the rendered objects ------------------------------------------------
@@ -382,7 +378,6 @@ class Release:
     api_port: int
     migrate_seconds: float
     components: dict[str, Component]
-    names: list[str]
     kube: KubeApiStandIn
 
     def api(self, path: str, token: str | None = None) -> tuple[int, Any]:
@@ -578,17 +573,34 @@ def _main(component: Component) -> str:
     return next(n for n in component.pod.names if n.endswith(f"-{component.container}"))
 
 
-def wait_healthy(docker: Docker, component: Component, check: Callable[[], tuple[bool, str]], budget: float) -> None:
-    """Run the probe until it passes, the budget is spent or the container has exited."""
-    deadline = component.started + budget
-    while time.monotonic() < deadline:
-        ok, component.last_probe = check()
-        if ok:
-            component.healthy_after = time.monotonic() - component.started
-            return
-        if not running(docker, _main(component)):
-            return
-        time.sleep(3)
+def probe_check(docker: Docker, component: Component, api_port: int) -> Callable[[], tuple[bool, str]]:
+    """One run of the component's startup probe (else its liveness probe), as the kubelet does it."""
+    (main,) = [c for c in component.pod.spec["containers"] if c["name"] == component.container]
+    probe = main.get("startupProbe") or main.get("livenessProbe")
+    component.chart_budget = probe_budget(probe)
+    timeout = float(probe.get("timeoutSeconds", 1))
+    if "httpGet" in probe:
+        # The container port of the probe is the API server's, moved to api_port on the host network.
+        url = f"http://127.0.0.1:{api_port}{probe['httpGet']['path']}"
+
+        def http_check() -> tuple[bool, str]:
+            try:
+                status, body = http_get(url, timeout=timeout)
+            except OSError as error:
+                return False, str(error)
+            return 200 <= status < 400, f"{status} {body[:300]!r}"
+
+        return http_check
+    command = [docker.binary, "exec", _main(component), *probe["exec"]["command"]]
+
+    def exec_check() -> tuple[bool, str]:
+        try:
+            out = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False, f"timed out after {timeout:.0f}s"
+        return out.returncode == 0, f"exit {out.returncode}: {(out.stdout + out.stderr)[-600:]}"
+
+    return exec_check
 
 
 @pytest.fixture(scope="module")
@@ -605,22 +617,23 @@ def release(images: Docker, tcp_postgres: TcpPostgres) -> Iterator[Release]:
         "AIRFLOW__API__PORT": str(api_port),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(trigger_log_port),
     }
-    names: list[str] = []
+    pods: list[Pod] = []
     components: dict[str, Component] = {}
     try:
         # 1. The migration Job (a Helm hook before the components start).
         job = Pod(images, cluster, cluster.pod(*MIGRATE[:2]), "migrate", scratch / "migrate", run_id, kube=kube)
+        pods.append(job)
         (job_container,) = [c for c in job.spec["containers"] if c["name"] == MIGRATE[2]]
         started = time.monotonic()
         proc = job.run(job_container, detach=False)
         migrate_seconds = time.monotonic() - started
-        names += job.names
         if proc.returncode != 0:
             pytest.fail(f"the migration Job failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         # 2. The components: init containers in order, then the main container and its sidecars.
         for component, (workload, container_name) in COMPONENTS.items():
             spec = cluster.component_pod(workload)
             pod = Pod(images, cluster, spec, component, scratch / component, run_id, extra_env=host_ports, kube=kube)
+            pods.append(pod)
             (main,) = [c for c in spec["containers"] if c["name"] == container_name]
             if any(m["name"] == "dags" for m in main.get("volumeMounts") or []):
                 place_dags_as_git_sync(pod, main, config)
@@ -633,47 +646,33 @@ def release(images: Docker, tcp_postgres: TcpPostgres) -> Iterator[Release]:
                 proc = pod.run(container, detach=True)
                 if proc.returncode != 0:
                     pytest.fail(f"{component}: docker run of {container['name']} failed:\n{proc.stderr}")
-            names += pod.names
             probe = main.get("startupProbe") or main.get("livenessProbe")
             assert probe, f"{component}: the chart renders no probe"
             what = f"httpGet {probe['httpGet']['path']}" if "httpGet" in probe else " ".join(probe["exec"]["command"])
             components[component] = Component(component, pod, container_name, what, started)
-        release = Release(images, api_port, migrate_seconds, components, names, kube)
-        # 3. Every component's probe, as the kubelet runs it, until it passes or its budget is spent.
-        for component in components.values():
-            (main,) = [c for c in component.pod.spec["containers"] if c["name"] == component.container]
-            probe = main.get("startupProbe") or main.get("livenessProbe")
-            component.chart_budget = probe_budget(probe)
-            budget = max(component.chart_budget, MIN_PROBE_BUDGET_S)
-            if "httpGet" in probe:
-
-                def check(path: str = probe["httpGet"]["path"]) -> tuple[bool, str]:
-                    try:
-                        status, body = http_get(f"http://127.0.0.1:{api_port}{path}", timeout=5)
-                    except OSError as error:
-                        return False, str(error)
-                    return 200 <= status < 400, f"{status} {body[:300]!r}"
-
-            else:
-
-                def check(
-                    command: list[str] = probe["exec"]["command"],
-                    c: Component = component,
-                    timeout: float = probe.get("timeoutSeconds", 20) + 60.0,
-                ) -> tuple[bool, str]:
-                    out = subprocess.run(
-                        [images.binary, "exec", _main(c), *command], capture_output=True, text=True, timeout=timeout
+        release = Release(images, api_port, migrate_seconds, components, kube)
+        # 3. Every component's probe, as the kubelet runs it (a probe slower than its timeoutSeconds
+        # fails), all polled together until each passes; one still failing when its budget
+        # (initialDelaySeconds + periodSeconds * failureThreshold) is spent would be restarted: failed.
+        checks = {name: probe_check(images, component, api_port) for name, component in components.items()}
+        while checks:
+            for name, check in list(checks.items()):
+                component = components[name]
+                ok, component.last_probe = check()
+                if ok:
+                    component.healthy_after = time.monotonic() - component.started
+                    del checks[name]
+                elif time.monotonic() > component.started + component.chart_budget or not running(
+                    images, _main(component)
+                ):
+                    pytest.fail(
+                        f"{name} did not pass its probe ({' '.join(component.probe.split())}) within "
+                        f"{component.chart_budget:.0f}s; last: {component.last_probe}\n{release.logs(name)}"
                     )
-                    return out.returncode == 0, f"exit {out.returncode}: {(out.stdout + out.stderr)[-600:]}"
-
-            wait_healthy(images, component, check, budget)
-            if component.healthy_after is None:
-                pytest.fail(
-                    f"{component.name} did not pass its probe ({component.probe}) within {budget:.0f}s; "
-                    f"last: {component.last_probe}\n{release.logs(component.name)}"
-                )
+            time.sleep(2)
         yield release
     finally:
+        names = [name for pod in pods for name in pod.names]
         if names:
             subprocess.run([images.binary, "rm", "--force", *names], capture_output=True, timeout=300)
         kube.close()
