@@ -54,6 +54,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import yaml
 from images_helpers import IMAGE_TAG, IMAGE_TESTS, NOT_REQUESTED, ROOT, Docker, TcpPostgres, free_port
 
 if not IMAGE_TESTS:
@@ -141,8 +142,6 @@ def rendered_cluster(scratch: Path, postgres_url: str) -> Cluster:
     )
     airflow = render_airflow_chart(helm, airflow_chart_dir(), flags, release=RELEASE)
     platform_out = run_helm(helm, "template", "starlink", str(CHART), "--namespace", NAMESPACE).stdout
-    import yaml
-
     platform = [doc for doc in yaml.safe_load_all(platform_out) if doc]
     ours = [o for o in platform if o["metadata"].get("namespace") == AIRFLOW_NAMESPACE]
     objects = [*airflow, *ours]
