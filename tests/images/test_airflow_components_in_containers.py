@@ -500,7 +500,8 @@ class KubeApiStandIn:
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Transfer-Encoding", "chunked")
                     self.end_headers()
-                    time.sleep(min(float(request.query.get("timeoutSeconds", ["5"])[0]), 5.0))
+                    # A quiet cluster: no event until the watch times out (held at most 30 s here).
+                    time.sleep(min(float(request.query.get("timeoutSeconds", ["30"])[0]), 30.0))
                     self.wfile.write(b"0\r\n\r\n")
                 elif request.path in DISCOVERY:
                     self._json(200, DISCOVERY[request.path])

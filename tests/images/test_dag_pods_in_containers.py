@@ -159,7 +159,7 @@ def cluster_run(images: Docker, sample_api: ReplayServer, lake_bucket: Bucket, t
 def test_every_pod_of_the_dag_ran(cluster_run: dict) -> None:
     datasets = ("launches", "starlink", "satcat")
     expected = {f"{d}.{step}" for d in datasets for step in ("extract", "to_csv", "load")}
-    expected |= {"dbt.dbt_producer_watcher", "report", "dbt_docs"}
+    expected |= {"freshness", "dbt.dbt_producer_watcher", "report", "dbt_docs"}
     assert set(cluster_run) == expected
     assert len(cluster_run["dbt_docs"]) == 2  # dbt docs generate, then publish-docs, sharing /tmp
 
