@@ -10,10 +10,14 @@
 # (`make test-images` does both.) What it reproduces of the official image, as far as the project
 # relies on it: apache-airflow 3.3.2 (here at uv.lock's versions) in a virtualenv at
 # /home/airflow/.local that is first on PATH and where `pip install` goes; user airflow,
-# uid 50000, gid 0, HOME /home/airflow; AIRFLOW_HOME=/opt/airflow (dags/, logs/) group-writable;
-# AIRFLOW__CORE__LOAD_EXAMPLES=false; /entrypoint with the official command semantics
-# (local-base-entrypoint.sh). Not reproduced: the official image's ~30 preinstalled providers,
-# its own CPython build under /usr/python, dumb-init, database clients.
+# uid 50000, gid 0, HOME /home/airflow; AIRFLOW_HOME=/opt/airflow (dags/, logs/, plugins/, config/)
+# group-writable and the working directory; AIRFLOW__CORE__LOAD_EXAMPLES=false; the ENTRYPOINT
+# `dumb-init -- /entrypoint` (DUMB_INIT_SETSID=1) and CMD [], with the official command semantics
+# (local-base-entrypoint.sh); /clean-logs, which the chart's log-groomer sidecars run
+# (local-base-clean-logs.sh); the metadata database's drivers psycopg2 and asyncpg, and the StatsD
+# client. Not reproduced:
+# the official image's ~30 preinstalled providers, its own CPython build under /usr/python,
+# database clients.
 
 ARG BASE_IMAGE=local/python:3.11-bookworm
 
@@ -45,8 +49,33 @@ RUN --mount=type=secret,id=ca,required=false \
     && python3 -m venv /home/airflow/.local \
     && /opt/uv/bin/uv pip install --quiet --python /home/airflow/.local/bin/python --require-hashes \
         --no-deps -r /src/requirements.txt
+# What the official image's default extras add and the chart relies on: the metadata database's
+# drivers (`postgres`; the chart's `postgresql://` connection): psycopg2, and asyncpg for Airflow's
+# async engine; and the StatsD client (`statsd`; the chart sets [metrics] statsd_on). psycopg2-binary
+# at uv.lock's version and hashes (the lock has it for dbt-postgres); asyncpg and statsd are not in
+# the lock (nothing of the project imports them), so they are pinned here.
+ARG ASYNCPG_VERSION=0.32.0
+ARG STATSD_VERSION=4.0.1
+RUN --mount=type=secret,id=ca,required=false \
+    --mount=type=cache,target=/root/.cache/uv \
+    if [ -s /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi; \
+    /opt/uv/bin/uv export --frozen --no-dev --no-emit-project --extra dbt --no-annotate --no-header \
+        --format requirements-txt --quiet \
+        | awk '/^psycopg2-binary==/ {keep = 1; print; next} keep && /^[[:space:]]/ {print; next} {keep = 0}' \
+        > /src/drivers.txt \
+    && grep -q '^psycopg2-binary==' /src/drivers.txt \
+    && /opt/uv/bin/uv pip install --quiet --python /home/airflow/.local/bin/python --require-hashes \
+        --no-deps -r /src/drivers.txt \
+    && /opt/uv/bin/uv pip install --quiet --python /home/airflow/.local/bin/python --no-deps \
+        "asyncpg==${ASYNCPG_VERSION}" "statsd==${STATSD_VERSION}" \
+    && /home/airflow/.local/bin/python -c 'import psycopg2, asyncpg, statsd'
 
 FROM ${BASE_IMAGE}
+SHELL ["/bin/bash", "-eu", "-o", "pipefail", "-c"]
+# dumb-init is PID 1 of the official image too: it forwards signals to the whole process group.
+RUN apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dumb-init=1.2.5-2 \
+    && rm -rf /var/lib/apt/lists/*
 ENV AIRFLOW_VERSION=3.3.2 \
     AIRFLOW_UID=50000 \
     AIRFLOW_USER_HOME_DIR=/home/airflow \
@@ -56,16 +85,18 @@ ENV AIRFLOW_VERSION=3.3.2 \
     AIRFLOW__CORE__LOAD_EXAMPLES=false \
     LANG=C.UTF-8 \
     LC_ALL=C.UTF-8 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DUMB_INIT_SETSID=1
 RUN useradd --uid 50000 --gid 0 --home-dir /home/airflow --create-home --shell /bin/bash airflow \
-    && mkdir -p /opt/airflow/dags /opt/airflow/logs \
+    && mkdir -p /opt/airflow/dags /opt/airflow/logs /opt/airflow/plugins /opt/airflow/config \
     && chown -R 50000:0 /home/airflow /opt/airflow \
     && chmod -R g+rwX /home/airflow /opt/airflow
 COPY --from=build --chown=50000:0 /home/airflow/.local /home/airflow/.local
 COPY images/airflow/local-base-entrypoint.sh /entrypoint
-RUN chmod 0755 /entrypoint
+COPY images/airflow/local-base-clean-logs.sh /clean-logs
+RUN chmod 0755 /entrypoint /clean-logs
 WORKDIR /opt/airflow
 EXPOSE 8080
 USER 50000
-ENTRYPOINT ["/entrypoint"]
+ENTRYPOINT ["/usr/bin/dumb-init", "--", "/entrypoint"]
 CMD []

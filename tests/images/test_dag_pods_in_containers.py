@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from images_helpers import IMAGE_TESTS, NOT_REQUESTED, ROOT, Bucket, Docker, TcpPostgres, output
+from images_helpers import IMAGE_TAG, IMAGE_TESTS, NOT_REQUESTED, ROOT, Bucket, Docker, TcpPostgres, output
 
 from starlink42k.replay import SAMPLE_DIR, ReplayServer
 
@@ -115,7 +115,8 @@ def pods_in_dag_order() -> list[tuple[str, dict]]:
                 check=True,
                 timeout=300,
             )
-        dag = h.load_dag(mp, STARLINK_EXECUTION="kubernetes")
+        # The pods ask for the images of the tag this run built (the Airflow image sets it).
+        dag = h.load_dag(mp, STARLINK_EXECUTION="kubernetes", STARLINK_IMAGE_TAG=IMAGE_TAG)
         pods = []
         for task in dag.topological_sort():
             if not hasattr(task, "build_pod_request_obj"):
@@ -158,7 +159,7 @@ def cluster_run(images: Docker, sample_api: ReplayServer, lake_bucket: Bucket, t
 def test_every_pod_of_the_dag_ran(cluster_run: dict) -> None:
     datasets = ("launches", "starlink", "satcat")
     expected = {f"{d}.{step}" for d in datasets for step in ("extract", "to_csv", "load")}
-    expected |= {"dbt.dbt_producer_watcher", "report", "dbt_docs"}
+    expected |= {"freshness", "dbt.dbt_producer_watcher", "report", "dbt_docs"}
     assert set(cluster_run) == expected
     assert len(cluster_run["dbt_docs"]) == 2  # dbt docs generate, then publish-docs, sharing /tmp
 

@@ -4,6 +4,7 @@ ones meant."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -129,10 +130,69 @@ def test_dbt_image_installs_exactly_dbts_closure() -> None:
 def test_airflow_image_installs_the_airflow_extra() -> None:
     exported = uv_export("--extra", "airflow", *prune_args(IMAGES / "airflow" / "Dockerfile"))
     assert exported >= lock_closure(project_extra("airflow"))
-    assert not {"matplotlib", "psycopg", "dbt-core", "pgserver"} & exported
+    assert not {"matplotlib", "dbt-core", "pgserver"} & exported
+    # The driver SQLAlchemy 2.1 picks for the chart's `postgresql://` metadata connection.
+    assert {"psycopg", "psycopg-binary"} <= exported
 
 
 def test_airflow_stand_in_installs_apache_airflows_closure() -> None:
     text = (IMAGES / "airflow" / "local-base.Dockerfile").read_text()
     prunes = [arg for name in re.findall(r"--prune (\S+)", text) for arg in ("--prune", name)]
     assert uv_export("--extra", "airflow", *prunes) == lock_closure([("apache-airflow", ())])
+
+
+# --- the stand-in for the official Airflow image -------------------------------------------------
+
+STAND_IN = IMAGES / "airflow" / "local-base.Dockerfile"
+STAND_IN_ENTRYPOINT = IMAGES / "airflow" / "local-base-entrypoint.sh"
+
+
+def test_airflow_stand_in_has_the_official_layout() -> None:
+    """What the Airflow chart and our Dockerfile rely on of apache/airflow:3.3.2-python3.11."""
+    text = STAND_IN.read_text()
+    final = text[text.rindex("\nFROM ") :]  # the image's own stage
+    assert "AIRFLOW_HOME=/opt/airflow" in final and "AIRFLOW_UID=50000" in final
+    assert re.search(r"useradd --uid 50000 --gid 0 --home-dir /home/airflow", final)
+    assert re.search(r"^WORKDIR /opt/airflow$", final, re.MULTILINE)
+    assert re.search(r"^USER 50000$", final, re.MULTILINE)
+    assert 'ENTRYPOINT ["/usr/bin/dumb-init", "--", "/entrypoint"]' in final and "CMD []" in final
+    # The chart's log-groomer sidecars run `bash /clean-logs`.
+    assert "local-base-entrypoint.sh /entrypoint" in final and "local-base-clean-logs.sh /clean-logs" in final
+    # The metadata database's drivers: psycopg2 from the lock (hash-checked), asyncpg pinned.
+    assert "psycopg2-binary" in text and "--require-hashes" in text and dockerfile_arg(STAND_IN, "ASYNCPG_VERSION")
+    # The chart turns StatsD on: without the client Airflow logs an error and sends no metrics.
+    assert dockerfile_arg(STAND_IN, "STATSD_VERSION")
+
+
+def run_entrypoint(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> list[str]:
+    """The stand-in's /entrypoint with a fake `airflow` that prints its arguments (no Docker)."""
+    fake = tmp_path / "bin"
+    fake.mkdir(exist_ok=True)
+    (fake / "airflow").write_text('#!/bin/sh\necho "airflow $*"\n')
+    (fake / "airflow").chmod(0o755)
+    if not (fake / "python").exists():
+        (fake / "python").symlink_to(sys.executable)
+    proc = subprocess.run(
+        ["bash", str(STAND_IN_ENTRYPOINT), *args],
+        capture_output=True, text=True, timeout=60,
+        env={"PATH": f"{fake}:/usr/bin:/bin", "AIRFLOW_USER_HOME_DIR": str(tmp_path), **(env or {})},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout.splitlines()
+
+
+def test_airflow_stand_in_entrypoint_semantics(tmp_path: Path) -> None:
+    """As the official entrypoint: `airflow db check` first unless CONNECTION_CHECK_MAX_COUNT=0,
+    `airflow <cmd>` and `<cmd>` both run airflow, `bash` and `python` run those."""
+    if os.getgid() != 0 and os.getuid() != 50000:
+        pytest.skip("the entrypoint insists on group 0 (as the official one)")
+    no_check = {"CONNECTION_CHECK_MAX_COUNT": "0"}
+    assert run_entrypoint(tmp_path, "airflow", "version", env=no_check) == ["airflow version"]
+    assert run_entrypoint(tmp_path, "scheduler", env=no_check) == ["airflow scheduler"]
+    assert run_entrypoint(tmp_path, "bash", "-c", "echo from bash", env=no_check) == ["from bash"]
+    assert run_entrypoint(tmp_path, "python", "-c", "print('from python')", env=no_check) == ["from python"]
+    # The chart's probes: CONNECTION_CHECK_MAX_COUNT=0 ... exec /entrypoint airflow jobs check ...
+    checked = run_entrypoint(tmp_path, "airflow", "jobs", "check", env={"CONNECTION_CHECK_SLEEP_TIME": "0"})
+    assert checked == ["airflow jobs check"]  # `airflow db check` succeeded (quietly) first
+    migrated = run_entrypoint(tmp_path, "version", env={**no_check, "_AIRFLOW_DB_MIGRATE": "true"})
+    assert migrated == ["airflow db migrate", "airflow version"]

@@ -6,7 +6,6 @@ checked with kubernetes-validate (schemas shipped in the package) and jmespath q
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from k8s_helpers import (
     RELEASE,
     Render,
     extract_helm,
-    kind_node_image,
+    kind_kube_version,
     run_helm,
 )
 
@@ -70,9 +69,4 @@ def kube_version() -> str:
 
     Read from kind-config.yaml so the cluster and the validation can never drift apart.
     """
-    image = kind_node_image()
-    match = re.fullmatch(r"kindest/node:v(\d+)\.(\d+)\.(\d+)@sha256:[0-9a-f]{64}", image)
-    assert match, f"kind node image {image!r} is not kindest/node:vX.Y.Z@sha256:<digest>"
-    major, minor, _patch = match.groups()
-    # kubernetes-validate ships one schema set per minor version (x.y.0).
-    return f"{major}.{minor}.0"
+    return kind_kube_version()

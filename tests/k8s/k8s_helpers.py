@@ -8,6 +8,7 @@ import importlib.metadata
 import io
 import os
 import re
+import shlex
 import stat
 import subprocess
 import tarfile
@@ -135,3 +136,35 @@ def make_var_default(name: str) -> str:
     match = re.search(rf"^{name}\s*\?=\s*(.*)$", CLUSTER_MK.read_text(), re.MULTILINE)
     assert match, f"k8s/cluster.mk defines no `{name} ?= ...`"
     return match.group(1).strip()
+
+
+def kind_kube_version() -> str:
+    """Kubernetes version of the kind node image (kindest/node:vX.Y.Z@sha256:...) as x.y.0, the
+    schema set kubernetes-validate ships and the --kube-version of the renders."""
+    image = kind_node_image()
+    match = re.fullmatch(r"kindest/node:v(\d+)\.(\d+)\.(\d+)@sha256:[0-9a-f]{64}", image)
+    assert match, f"kind node image {image!r} is not kindest/node:vX.Y.Z@sha256:<digest>"
+    major, minor, _patch = match.groups()
+    return f"{major}.{minor}.0"
+
+
+def cluster_mk_airflow_set(**make_vars: str) -> list[str]:
+    """AIRFLOW_SET as k8s/cluster.mk computes it (through the top-level Makefile), for these make
+    variables (GIT_REPO, GIT_BRANCH, IMAGE_TAG, ...): the `--set` flags of `make cluster-up`."""
+    out = subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "--eval", "print-%: ; @echo $($*)", "print-AIRFLOW_SET",
+         *(f"{k}={v}" for k, v in make_vars.items())],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    return shlex.split(out)
+
+
+def render_airflow_chart(helm: Path, chart: Path, set_flags: list[str], release: str = "airflow") -> list[dict]:
+    """`helm template` of the official Airflow chart as `make cluster-up` installs it: release
+    `airflow` in namespace `airflow`, k8s/airflow-values.yaml, cluster.mk's --set flags, and the
+    kind node's Kubernetes version."""
+    out = run_helm(
+        helm, "template", release, str(chart), "--namespace", AIRFLOW_NAMESPACE,
+        "-f", str(K8S / "airflow-values.yaml"), *set_flags, "--kube-version", kind_kube_version(),
+    ).stdout  # fmt: skip
+    return [doc for doc in yaml.safe_load_all(out) if doc]

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
-import subprocess
 from collections.abc import Iterator
 from configparser import ConfigParser
 from pathlib import Path
@@ -31,12 +29,12 @@ import pytest
 import yaml
 from k8s_helpers import (
     AIRFLOW_NAMESPACE,
-    K8S,
     KIND_CONFIG,
     ROOT,
     airflow_chart_dir,
+    cluster_mk_airflow_set,
     make_var_default,
-    run_helm,
+    render_airflow_chart,
 )
 
 RELEASE = "airflow"
@@ -46,12 +44,7 @@ GIT = {"GIT_REPO": "https://github.com/example/starlink42k.git", "GIT_BRANCH": "
 
 def cluster_mk_set_flags() -> list[str]:
     """AIRFLOW_SET as k8s/cluster.mk computes it (through the top-level Makefile)."""
-    out = subprocess.run(
-        ["make", "-s", "-C", str(ROOT), "--eval", "print-%: ; @echo $($*)", "print-AIRFLOW_SET",
-         *(f"{k}={v}" for k, v in GIT.items()), f"IMAGE_TAG={TAG}"],
-        capture_output=True, text=True, check=True, timeout=60,
-    ).stdout  # fmt: skip
-    return shlex.split(out)
+    return cluster_mk_airflow_set(**GIT, IMAGE_TAG=TAG)
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +59,7 @@ def chart() -> Path:
 def rendered(helm_bin: Path, chart: Path, kube_version: str) -> list[dict[str, Any]]:
     flags = cluster_mk_set_flags()
     assert f"images.airflow.tag={TAG}" in flags and "dags.gitSync.repo=" + GIT["GIT_REPO"] in flags
-    out = run_helm(
-        helm_bin, "template", RELEASE, str(chart), "--namespace", AIRFLOW_NAMESPACE,
-        "-f", str(K8S / "airflow-values.yaml"), *flags, "--kube-version", kube_version,
-    ).stdout  # fmt: skip
-    return [doc for doc in yaml.safe_load_all(out) if doc]
+    return render_airflow_chart(helm_bin, chart, flags, release=RELEASE)
 
 
 def objects_of(rendered: list[dict], kind: str) -> dict[str, dict]:
