@@ -1,7 +1,7 @@
 """The fault and abuse suite: `make faults`, and part of `make test`.
 
 Every case breaks the pipeline the way production does, then asserts two things: the exact state of
-the lake and the warehouse afterwards (``state.py``: the previous ds intact byte for byte and row for
+the lake and the warehouse afterwards (``fault_stack.py``: the previous ds intact byte for byte and row for
 row, no temp files, no orphan partitions or tables), and that a clean rerun gives the identical answer.
 
 Every test carries ``@pytest.mark.fault(kind, case)``. The session writes what ran and what held to
@@ -15,16 +15,14 @@ import json
 import os
 import shutil
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from fault_checks import GoodRun
-from fault_stack import Stack
+from fault_stack import Stack, database_name, new_database, stack_env
 
-from starlink42k.settings import variable_names
 from support import satcat_docs as sc
 from support.replay import ScriptedReplay
 
@@ -73,23 +71,6 @@ def satcat_records(api_docs: dict[str, list[dict]]) -> list[dict]:
         sc.record(t["NORAD_CAT_ID"], t["OBJECT_ID"], t["LAUNCH_DATE"], decay_date=t["DECAY_DATE"])
         for t in (d["spaceTrack"] for d in api_docs["starlink"])
     ]
-
-
-def stack_env(tmp_path: Path, warehouse_url: str, replay: ScriptedReplay) -> dict[str, str]:
-    """The CLI's environment for a stack: nothing of the developer's settings, small pages, fast retries."""
-    env = {k: v for k, v in os.environ.items() if k not in variable_names()}
-    env.update(
-        DATA_DIR=str(tmp_path / "data"),
-        LAKE_URL=(tmp_path / "lake").as_uri(),
-        WAREHOUSE_URL=warehouse_url,
-        SPACEX_API_URL=replay.spacex_url,
-        CELESTRAK_URL=replay.url,
-        DBT_PROJECT_DIR=str(REPO / "dbt"),
-        SPACEX_PAGE_SIZE="100",
-        HTTP_BACKOFF_SECONDS="0.01",
-        HTTP_TIMEOUT="5",
-    )
-    return env
 
 
 @pytest.fixture
@@ -141,10 +122,7 @@ def module_stack(
 ) -> Iterator[Stack]:
     """A stack shared by the cases of one module (its own database, lake and replay)."""
     tmp_path = tmp_path_factory.mktemp("stack")
-    name = f"f_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = pg_server.replace("/postgres?", f"/{name}?")
+    url = new_database(pg_server)
     try:
         with ScriptedReplay(spacex=stack_spacex_docs, satcat=stack_satcat_records) as replay:
             env = stack_env(tmp_path, url, replay)
@@ -154,7 +132,7 @@ def module_stack(
             yield Stack(env=env, lake_dir=tmp_path / "lake", warehouse_url=url, replay=replay)
     finally:
         with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+            conn.execute(f'drop database if exists "{database_name(url)}" with (force)')
 
 
 GOOD_DS = "2024-01-31"

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from starlink42k.settings import variable_names
 from support.replay import ScriptedReplay
 
 CLI = str(Path(sys.executable).parent / "starlink42k")
@@ -141,11 +144,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def stack_env(root: Path, warehouse_url: str, replay: ScriptedReplay) -> dict[str, str]:
-    """The environment the conftest's ``stack`` fixture gives the CLI, for a stack rooted at ``root``."""
-    import os
-
-    from starlink42k.settings import variable_names
-
+    """The CLI's environment for a stack rooted at ``root``: nothing of the developer's settings, small
+    pages, fast retries."""
     env = {k: v for k, v in os.environ.items() if k not in variable_names()}
     env.update(
         DATA_DIR=str(root / "data"),
@@ -163,12 +163,15 @@ def stack_env(root: Path, warehouse_url: str, replay: ScriptedReplay) -> dict[st
 
 def new_database(server_url: str) -> str:
     """A fresh database on the session's server (dropped with the server at the session's end)."""
-    import uuid
-
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
     return server_url.replace("/postgres?", f"/{name}?")
+
+
+def database_name(url: str) -> str:
+    """The database a ``new_database`` URL names."""
+    return url.split("?", 1)[0].rsplit("/", 1)[1]
 
 
 # --- watching a step from outside: its JSON log events, as they come -----------------------------
