@@ -80,6 +80,10 @@ secrets-baseline: venv-dev ## Add detect-secrets' new findings to .secrets.basel
 	git ls-files | grep -vx .secrets.baseline | xargs $(BIN)/detect-secrets scan --baseline .secrets.baseline
 	@echo "now audit the new entries: $(BIN)/detect-secrets audit .secrets.baseline"
 
+.PHONY: docs
+docs: venv-dev ## Regenerate the READMEs' tables that restate the code (cog; tests/test_docs.py checks them)
+	$(BIN)/cog -r README.md
+
 lint: venv-dev ## Lint and format-check the Python code
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

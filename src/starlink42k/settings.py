@@ -47,6 +47,16 @@ VARIABLES: dict[str, tuple[str, str]] = {
 }
 
 
+def markdown_table() -> str:
+    """The README's configuration table (generated with cog: `make docs`)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, (default, doc) in VARIABLES.items():
+        names = " / ".join(f"`{n}`" for n in name.split(" / "))
+        shown = default if default.startswith("(") else f"`{default}`"
+        rows.append(f"| {names} | {shown} | {doc} |")
+    return "\n".join(rows) + "\n"
+
+
 def variable_names() -> list[str]:
     """Every environment variable the pipeline reads (the table lists AWS's two on one row)."""
     return [name for row in VARIABLES for name in row.split(" / ")]
