@@ -16,7 +16,7 @@ import pytest
 from airflow_helpers import AIRFLOW_HOME, DAGS, DS, clean_env
 
 
-@pytest.mark.slow
+@pytest.mark.pipeline
 def test_airflow_dags_test_produces_the_answer(
     airflow_db: Path, manifest: dict, warehouse_url: str, sample_replay, tmp_path: Path
 ) -> None:
