@@ -81,8 +81,8 @@ secrets-baseline: venv-dev ## Add detect-secrets' new findings to .secrets.basel
 	@echo "now audit the new entries: $(BIN)/detect-secrets audit .secrets.baseline"
 
 .PHONY: docs
-docs: venv-dev ## Regenerate the READMEs' tables that restate the code (cog; tests/test_docs.py checks them)
-	$(BIN)/cog -r README.md
+docs: venv-dev ## Regenerate what restates the code: README's settings table, the chart's settings schema
+	$(BIN)/python scripts/generated.py --write
 
 lint: venv-dev ## Lint and format-check the Python code
 	$(BIN)/ruff check .

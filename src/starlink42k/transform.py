@@ -86,18 +86,6 @@ def dbt_executable() -> str:
     return found
 
 
-def settings_env(ctx: Context) -> dict[str, str]:
-    """The run's settings the dbt project reads with env_var() (dbt_project.yml's vars, the
-    sources' freshness thresholds), as the cluster's pods get them from the settings ConfigMap."""
-    s = ctx.settings
-    return {
-        "DATASETS": ",".join(s.datasets),
-        "TARGET_SATELLITES": str(s.target_satellites),
-        "STALE_AFTER_DAYS": str(s.stale_after_days),
-        "SATCAT_ERROR_AFTER_DAYS": str(s.satcat_error_after_days),
-    }
-
-
 def dbt_invocation(
     ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None = None
 ) -> tuple[list[str], dict[str, str]]:
@@ -122,7 +110,7 @@ def dbt_invocation(
         json.dumps(dbt_vars),
         "--use-colors" if sys.stderr.isatty() else "--no-use-colors",
     ]
-    env = {**os.environ, **settings_env(ctx), **ctx.warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {**os.environ, **ctx.settings.dbt_env(), **ctx.warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     return command, env
 
 
