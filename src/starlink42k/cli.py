@@ -24,7 +24,7 @@ from .answer import Answer
 from .context import Context
 from .datasets import NAMES as DATASETS
 from .errors import PipelineError
-from .report import summary_text
+from .render import summary_text
 from .settings import Settings, settings
 
 logger = logs.get_logger("cli")
