@@ -121,4 +121,4 @@ test-images: ## Build the images on local base images (no registry needed) and r
 	@$(MAKE) -f '$(IMAGES_MAKEFILE)' --no-print-directory airflow-local-base images IMAGE_TAG=$(IMAGE_TAG) \
 	  BASE_IMAGE='$(LOCAL_BASE_IMAGE)' AIRFLOW_BASE_IMAGE='$(AIRFLOW_LOCAL_BASE_IMAGE)' \
 	  CA_BUNDLE='$(or $(CA_BUNDLE),$(wildcard $(HOST_CA_BUNDLE)))'
-	IMAGE_TESTS=required IMAGE_TAG=$(IMAGE_TAG) IMAGES_DOCKER='$(DOCKER)' $(BIN)/pytest $(IMAGES_ROOT)/tests/images $(PYTEST_ARGS)
+	IMAGE_TESTS=required IMAGE_TAG=$(IMAGE_TAG) IMAGES_DOCKER='$(DOCKER)' $(BIN)/pytest $(IMAGES_ROOT)/tests/images -m images $(PYTEST_ARGS)
