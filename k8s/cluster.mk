@@ -47,6 +47,11 @@ GIT_SYNC_REPO = $(if $(GIT_SSH_SECRET),$(GIT_REPO),$(shell printf '%s' '$(GIT_RE
 # even under an unchanged tag (e.g. the same sources on another base image). Read when the recipe
 # runs, after the build.
 AIRFLOW_IMAGE_ID = $(shell docker image inspect --format '{{.Id}}' starlink42k/airflow:$(IMAGE_TAG) 2>/dev/null)
+# The chart's Deployments that run Airflow itself (our image); step 8 checks each of them.
+AIRFLOW_COMPONENTS := scheduler dag-processor api-server triggerer
+empty :=
+comma := ,
+AIRFLOW_OWN_SELECTOR := release=airflow,component in ($(subst $(empty) $(empty),$(comma),$(AIRFLOW_COMPONENTS)))
 AIRFLOW_SET = \
 	--set-string images.airflow.tag=$(IMAGE_TAG) \
 	--set-string defaultAirflowTag=$(IMAGE_TAG) \
@@ -114,10 +119,16 @@ cluster-up: tools ## Create or update the kind cluster with images, platform and
 	  --namespace airflow -f '$(CLUSTER_ROOT)/k8s/airflow-values.yaml' $(AIRFLOW_SET) --timeout 15m
 	@echo "==> 8/8 waiting until every Airflow deployment runs starlink42k/airflow:$(IMAGE_TAG)"
 	$(KUBECTL) -n airflow rollout status deployment -l release=airflow --timeout=10m
-	@stale=$$($(KUBECTL) -n airflow get deployment -l release=airflow \
-	  -o jsonpath='{range .items[*]}{.metadata.name}={.spec.template.spec.containers[0].image}{"\n"}{end}' \
-	  | grep -v '=starlink42k/airflow:$(IMAGE_TAG)$$' || true); \
-	if [ -n "$$stale" ]; then echo "Airflow deployments not on starlink42k/airflow:$(IMAGE_TAG): $$stale"; exit 1; fi
+	@# Airflow's own deployments only: the chart's StatsD exporter carries release=airflow too.
+	@running=$$($(KUBECTL) -n airflow get deployment -l '$(AIRFLOW_OWN_SELECTOR)' \
+	  -o jsonpath='{range .items[*]}{.metadata.name}={.spec.template.spec.containers[0].image}{"\n"}{end}'); \
+	printf '%s\n' "$$running" | sed 's/^/    /'; \
+	stale=""; \
+	for component in $(AIRFLOW_COMPONENTS); do \
+	  line=$$(printf '%s\n' "$$running" | grep "^airflow-$$component=" || true); \
+	  [ "$$line" = "airflow-$$component=starlink42k/airflow:$(IMAGE_TAG)" ] || stale="$$stale $${line:-airflow-$$component (missing)}"; \
+	done; \
+	if [ -n "$$stale" ]; then echo "Airflow deployments not on starlink42k/airflow:$(IMAGE_TAG):$$stale"; exit 1; fi
 	@$(MAKE) -f '$(TOP_MAKEFILE)' --no-print-directory cluster-info
 
 cluster-info: ## Print the URLs, how to log in, and the next commands
