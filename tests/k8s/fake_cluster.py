@@ -27,8 +27,8 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -433,6 +433,10 @@ def docker_main(state: State, args: list[str]) -> str:
     if args[:1] == ["version"]:
         return os.environ.get("FAKE_DOCKER_VERSION", "28.2.2") + "\n"
     if args[:1] == ["info"]:
+        if knob("FAKE_DOCKER_DOWN"):
+            raise ToolError(
+                "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
+            )
         return "Server Version: 28.2.2\n"
     if args[:2] == ["buildx", "version"]:
         raise ToolError("docker: 'buildx' is not a docker command.")
@@ -441,7 +445,10 @@ def docker_main(state: State, args: list[str]) -> str:
         tag = opts["tag"]
         if tag in knob("FAKE_DOCKER_BUILD_FAILS") or "all" in knob("FAKE_DOCKER_BUILD_FAILS"):
             raise ToolError(f"ERROR: failed to build {tag}: process did not complete successfully: exit code: 1")
-        images[tag] = "sha256:" + secrets.token_hex(32)
+        # Docker's cache: the same inputs give the same image (FAKE_DOCKER_BUILD_SALT: other inputs).
+        images[tag] = (
+            "sha256:" + hashlib.sha256(f"{tag} {os.environ.get('FAKE_DOCKER_BUILD_SALT', '')}".encode()).hexdigest()
+        )
         state.save("docker", images)
         return f"naming to docker.io/{tag} done\n"
     if args[:2] == ["image", "inspect"]:
@@ -472,6 +479,8 @@ HELM_VALUE_FLAGS = ("--set", "--set-string", "--set-file", "--set-json", "-f", "
 def helm_main(state: State, args: list[str]) -> str:
     if args[:1] == ["version"]:
         return os.environ.get("FAKE_HELM_VERSION", "v4.1.4") + "\n"
+    if args[:2] == ["show", "chart"]:
+        return (resolve_chart(args[2], None, None) / "Chart.yaml").read_text()
     opts, rest = parse_flags(
         args,
         {"--kube-context": "context", "--namespace": "namespace", "-n": "namespace", "--timeout": "timeout",
@@ -506,7 +515,6 @@ def helm_main(state: State, args: list[str]) -> str:
     chart_dir = resolve_chart(chart, opts.get("repo"), opts.get("version"))
     kube_version = kube_version_of(cluster.info["nodes"][0]["image"])
     objects = render(name, chart_dir, namespace, opts["repeated"], kube_version)
-    validate(objects, kube_version)
     previous = {(o["kind"], o["metadata"]["name"]): o for o in releases.get(name, {}).get("objects", [])}
     stale = set(knob("FAKE_STALE"))
     live = [previous.get(("Deployment", o["metadata"]["name"]), o) if o["metadata"]["name"] in stale else o
@@ -547,7 +555,7 @@ def resolve_chart(chart: str, repo: str | None, version: str | None) -> Path:
 
 
 def render(name: str, chart: Path, namespace: str, value_flags: list[tuple[str, str]], kube_version: str) -> list[dict]:
-    """`helm template` with the real helm binary: cached by the command and every input's content."""
+    """`helm template` with the real helm binary, validated: cached by the command and every input's content."""
     cmd = ["template", name, str(chart), "--namespace", namespace, "--kube-version", kube_version]
     for flag, value in value_flags:
         cmd += [flag, value]
@@ -570,6 +578,7 @@ def render(name: str, chart: Path, namespace: str, value_flags: list[tuple[str, 
     for obj in objects:
         if obj["kind"] not in CLUSTER_SCOPED:
             obj["metadata"].setdefault("namespace", namespace)
+    validate(objects, kube_version)  # once per distinct render: only valid renders are cached
     cache.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(objects))
@@ -632,6 +641,8 @@ def kubectl_main(state: State, args: list[str], stdin: str) -> str:
         return kubectl_rollout(cluster, rest[1:], namespace, opts)
     if verb == "exec":
         return kubectl_exec(cluster, rest[1], namespace, command)
+    if verb == "port-forward":
+        return kubectl_port_forward(cluster, rest[1], namespace, rest[2:])
     if verb == "describe":
         kind = ALIASES.get(rest[1], rest[1])
         found = cluster.select(kind, namespace, rest[2] if len(rest) > 2 else None, opts.get("labels", ""), "")
@@ -640,7 +651,7 @@ def kubectl_main(state: State, args: list[str], stdin: str) -> str:
         return "\n".join(describe(o) for o in found)
     if verb == "create" and rest[1:3] == ["secret", "generic"] and opts.get("dry_run") == "client":
         key, path = opts["from_file"].split("=", 1)
-        data = sys.stdin.buffer.read() if path == "/dev/stdin" else Path(path).read_bytes()
+        data = stdin.encode() if path == "/dev/stdin" else Path(path).read_bytes()
         import base64
 
         secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": rest[3], "namespace": namespace},
@@ -706,6 +717,61 @@ def kubectl_exec(cluster: Cluster, target: str, namespace: str | None, command: 
     raise ToolError(f"cat: {command[1:]}: No such file or directory", 1)
 
 
+def kubectl_port_forward(cluster: Cluster, target: str, namespace: str | None, ports: list[str]) -> str:
+    """Listens on each local port for real (a port in use fails as kubectl does) and, where the test
+    maps the service port to a local server (FAKE_SERVICE_ENDPOINTS ns/svc:port=host:port ...),
+    forwards connections to it; runs until stopped."""
+    import socket
+    import threading
+
+    kind, _, name = target.partition("/")
+    (service,) = cluster.select(ALIASES.get(kind, kind), namespace, name, "", "") or [None]
+    if service is None:
+        raise ToolError(f'Error from server (NotFound): services "{name}" not found')
+    endpoints = dict(item.split("=", 1) for item in knob("FAKE_SERVICE_ENDPOINTS"))
+    listeners = []
+    for pair in ports:
+        local, _, remote = pair.partition(":")
+        if int(remote) not in {p["port"] for p in service["spec"]["ports"]}:
+            raise ToolError(f"error: Service {name} does not have a service port {remote}")
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.0.1", int(local)))
+        except OSError as exc:
+            raise ToolError(
+                f"Unable to listen on port {local}: {exc}\nerror: unable to listen on any of the requested ports"
+            ) from None
+        sock.listen()
+        listeners.append((sock, endpoints.get(f"{namespace}/{name}:{remote}")))
+        sys.stdout.write(f"Forwarding from 127.0.0.1:{local} -> {remote}\n")
+    sys.stdout.flush()
+
+    def pipe(a: socket.socket, b: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := a.recv(65536):
+                b.sendall(data)
+        with contextlib.suppress(OSError):
+            b.shutdown(socket.SHUT_WR)
+
+    def serve(sock: socket.socket, upstream: str | None) -> None:
+        while True:
+            conn, _ = sock.accept()
+            if upstream is None:
+                conn.close()
+                continue
+            host, _, port = upstream.rpartition(":")
+            remote = socket.create_connection((host, int(port)))
+            threading.Thread(target=pipe, args=(conn, remote), daemon=True).start()
+            threading.Thread(target=pipe, args=(remote, conn), daemon=True).start()
+
+    threads = [threading.Thread(target=serve, args=pair, daemon=True) for pair in listeners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return ""
+
+
 def describe(obj: dict) -> str:
     meta, status = obj["metadata"], obj.get("status", {})
     lines = [f"Name:         {meta['name']}", f"Namespace:    {meta.get('namespace', '')}",
@@ -765,10 +831,12 @@ def main(argv: list[str]) -> int:
     tool, args = argv[0], argv[1:]
     state = State(Path(os.environ[STATE_ENV]))
     state.log(shlex.join([tool, *args]))
+    # Read before taking the lock: the writer of a pipe into us may be a fake tool waiting for it.
+    reads_stdin = tool == "kubectl" and ("-" in args or any(a.endswith("=/dev/stdin") for a in args))
+    stdin = sys.stdin.read() if reads_stdin else ""
     try:
-        with locked(state.root):
+        with contextlib.nullcontext() if "port-forward" in args else locked(state.root):
             if tool == "kubectl":
-                stdin = sys.stdin.read() if "-" in args and "apply" in args else ""
                 out = kubectl_main(state, args, stdin)
             elif tool == "helm":
                 out = helm_main(state, args)
@@ -831,9 +899,11 @@ class FakeClusterRun:
             **knobs,
         }
 
-    def make(self, target: str, *make_vars: str, timeout: float = 300, **knobs: str) -> subprocess.CompletedProcess:
-        cmd = ["make", "-f", str(self.root / "Makefile"), "--no-print-directory", target, "DOCKER=docker",
-               f"GIT_REPO={self.repo_url}", "GIT_BRANCH=main", *make_vars]  # fmt: skip
+    def make(
+        self, target: str, *make_vars: str, makefile: str = "Makefile", timeout: float = 300, **knobs: str
+    ) -> subprocess.CompletedProcess:
+        cmd = [shutil.which("make") or "make", "-f", str(self.root / makefile), "--no-print-directory", target,
+               "DOCKER=docker", f"GIT_REPO={self.repo_url}", "GIT_BRANCH=main", *make_vars]  # fmt: skip
         env = self.env(**knobs)
         return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=self.root, timeout=timeout)
 
