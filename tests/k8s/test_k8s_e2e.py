@@ -75,7 +75,10 @@ def test_the_workflow_runs_make_e2e_with_the_tested_tools() -> None:
     assert "${{" not in run["run"] and {"GIT_REPO", "GIT_BRANCH"} <= set(run["env"])
     assert all("@" in s["uses"] and len(s["uses"].split("@")[1].split()[0]) == 40 for s in steps if "uses" in s)
     upload = steps[-1]
-    assert upload["if"] == "failure()" and upload["with"]["path"] == ".e2e/kind-logs"
+    assert upload["if"] == "failure()" and upload["with"]["path"] == ".cluster-logs"
+    assert make_var_default("CLUSTER_LOGS") == "$(CLUSTER_ROOT)/.cluster-logs"
+    # Disk first: the images and the kind node image need more than the runner's guaranteed 14 GB.
+    assert steps[0]["name"] == "free disk" and "rm -rf /usr/share/dotnet" in steps[0]["run"]
 
 
 def make_min(name: str) -> str:
@@ -107,8 +110,8 @@ def test_make_e2e_turns_the_replay_on_and_runs_the_check() -> None:
         "--set-string pipelineSettings.SAMPLE_DATA=1",
     ):
         assert flag in out, flag
-    assert f"k8s/e2e.py' --ds {make_var_default('E2E_DS')} --context kind-starlink42k" in out
-    assert "kind export logs" in out
+    assert "k8s/e2e.py' --context kind-starlink42k" in out
+    assert "k8s/cluster-logs.sh' 'starlink42k'" in out
 
 
 @pytest.fixture(scope="module")
