@@ -3,8 +3,10 @@
 After `make cluster-up` with the in-cluster API replay (e2e.mk turns it on), this:
 1. logs in to Airflow's REST API (the simple auth manager's generated password, read from the API
    server pod) and waits until the DAG is parsed, failing on an import error of its file;
-2. unpauses and triggers `starlink_pipeline` for DS, and polls the run until it ends, printing
-   progress; a failed run names its failed tasks;
+2. triggers `starlink_pipeline` in the scheduler's own slot and only then unpauses it, so the e2e
+   run is the only run (unpausing a @daily DAG with catchup=False first would create today's
+   scheduled run at once, and the e2e run would wait behind it); polls the run until it ends,
+   printing progress; a failed run names its failed tasks; another run started meanwhile fails;
 3. reads the run's answer.json from MinIO (a port-forward; the keys from Secret lake-credentials)
    and compares it with what the embedded pipeline computes from the same sample data
    (`starlink42k demo`): the cluster and `make run` must give the same answer.
@@ -26,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -80,38 +83,80 @@ class AirflowApi:
                 raise E2EFailure(f"DAG {dag_id} not parsed after {timeout:.0f} s: is the branch pushed (git-sync)?")
             sleep(poll)
 
-    def unpause(self, dag_id: str) -> None:
-        response = self._call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        response = self._call("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
         if response.status_code != 200:
-            raise E2EFailure(f"cannot unpause {dag_id}: HTTP {response.status_code} {response.text[:200]}")
+            action = "pause" if paused else "unpause"
+            raise E2EFailure(f"cannot {action} {dag_id}: HTTP {response.status_code} {response.text[:200]}")
 
-    def replace_runs_of(self, dag_id: str, ds: str) -> list[str]:
+    def scheduled_slot(self, dag_id: str, now: datetime | None = None) -> str:
+        """The logical date of the run the scheduler starts when the DAG is unpaused now: its next
+        run when that is due; when it is not (the slot's run exists: an earlier e2e, or a scheduled
+        run while the DAG was unpaused), the newest run's up to now."""
+        now = now or datetime.now(UTC)
+        dag = self._call("GET", f"/dags/{dag_id}").json()
+        logical, run_after = dag.get("next_dagrun_logical_date"), dag.get("next_dagrun_run_after")
+        if logical and run_after and datetime.fromisoformat(run_after) <= now:
+            return logical
+        newest = self._call(
+            "GET", f"/dags/{dag_id}/dagRuns",
+            params={"logical_date_lte": now.isoformat(), "order_by": "-logical_date", "limit": 1},
+        ).json().get("dag_runs", [])  # fmt: skip
+        if not newest:
+            raise E2EFailure(f"{dag_id} has no scheduled slot up to now (next run {logical} after {run_after})")
+        return newest[0]["logical_date"]
+
+    def start_only_run(self, dag_id: str) -> tuple[str, str]:
+        """Trigger the e2e run in the scheduler's slot, then unpause: the scheduler finds the slot's
+        run already there and creates none (it would if the DAG were unpaused first). Paused while
+        this happens, so a DAG left unpaused by a user creates nothing either. (run id, logical date)"""
+        self.set_paused(dag_id, True)
+        logical_date = self.scheduled_slot(dag_id)
+        run_id = self.trigger(dag_id, logical_date)
+        self.set_paused(dag_id, False)
+        return run_id, logical_date
+
+    def other_runs(self, dag_id: str, run_id: str, logical_date: str) -> list[str]:
+        """Runs in or after the e2e run's slot other than it: the scheduler's, if it made any."""
+        response = self._call("GET", f"/dags/{dag_id}/dagRuns", params={"logical_date_gte": logical_date})
+        return sorted(r["dag_run_id"] for r in response.json().get("dag_runs", []) if r["dag_run_id"] != run_id)
+
+    def replace_runs_of(self, dag_id: str, logical_date: str) -> list[str]:
         """Delete earlier runs of the same logical date (a second `make e2e`, or a scheduled run): a DAG
         has one run per logical date, so the trigger would be refused with 409."""
-        day = f"{ds}T00:00:00Z"
         response = self._call(
-            "GET", f"/dags/{dag_id}/dagRuns", params={"logical_date_gte": day, "logical_date_lte": day}
+            "GET",
+            f"/dags/{dag_id}/dagRuns",
+            params={"logical_date_gte": logical_date, "logical_date_lte": logical_date},
         )
         if response.status_code != 200:
             raise E2EFailure(
-                f"cannot list runs of {dag_id} for {ds}: HTTP {response.status_code} {response.text[:200]}"
+                f"cannot list runs of {dag_id} at {logical_date}: HTTP {response.status_code} {response.text[:200]}"
             )
-        replaced = [run["dag_run_id"] for run in response.json().get("dag_runs", [])]
-        for run_id in replaced:
-            print(f"    replacing the earlier run {run_id} of {ds}", flush=True)
+        earlier = response.json().get("dag_runs", [])
+        for run in earlier:
+            run_id = run["dag_run_id"]
+            print(f"    replacing the earlier run {run_id} of {logical_date} ({run['state']})", flush=True)
+            if run["state"] not in TERMINAL:  # a queued or running run cannot be deleted: end it first
+                self._call("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"})
             deleted = self._call("DELETE", f"/dags/{dag_id}/dagRuns/{run_id}")
             if deleted.status_code not in (204, 404):
                 raise E2EFailure(f"cannot delete the earlier run {run_id}: HTTP {deleted.status_code}")
-        return replaced
+        return [run["dag_run_id"] for run in earlier]
 
-    def trigger(self, dag_id: str, ds: str) -> str:
-        self.replace_runs_of(dag_id, ds)
-        run_id = f"e2e__{ds}__{int(time.time())}"
+    def trigger(self, dag_id: str, logical_date: str) -> str:
+        """A manual run at this logical date (an ISO timestamp, or a date for its midnight UTC)."""
+        if len(logical_date) == 10:
+            logical_date = f"{logical_date}T00:00:00Z"
+        self.replace_runs_of(dag_id, logical_date)
+        run_id = f"e2e__{logical_date[:10]}__{int(time.time())}"
         response = self._call(
-            "POST", f"/dags/{dag_id}/dagRuns", json={"dag_run_id": run_id, "logical_date": f"{ds}T00:00:00Z"}
+            "POST", f"/dags/{dag_id}/dagRuns", json={"dag_run_id": run_id, "logical_date": logical_date}
         )
         if response.status_code != 200:
-            raise E2EFailure(f"cannot trigger {dag_id} for {ds}: HTTP {response.status_code} {response.text[:300]}")
+            raise E2EFailure(
+                f"cannot trigger {dag_id} at {logical_date}: HTTP {response.status_code} {response.text[:300]}"
+            )
         return response.json()["dag_run_id"]
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
@@ -247,7 +292,6 @@ def embedded_answer(ds: str) -> bytes:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ds", required=True, help="the run's logical date, YYYY-MM-DD")
     parser.add_argument("--context", default="kind-starlink42k", help="kubectl context of the cluster")
     parser.add_argument(
         "--airflow-url", default="http://127.0.0.1:8080", help="the Airflow UI/API, as kind publishes it"
@@ -261,18 +305,22 @@ def main(argv: list[str] | None = None) -> int:
         api = AirflowApi(args.airflow_url, "admin", admin_password(args.context))
         api.login()
         api.wait_for_dag(DAG_ID, args.dag_timeout)
-        print(f"==> e2e 2/3 trigger {DAG_ID} for {args.ds} and wait for it", flush=True)
-        api.unpause(DAG_ID)
-        run_id = api.trigger(DAG_ID, args.ds)
+        print(f"==> e2e 2/3 trigger {DAG_ID} in the scheduler's slot, unpause, wait for the run", flush=True)
+        run_id, logical_date = api.start_only_run(DAG_ID)
+        ds = logical_date[:10]
+        print(f"    {run_id} (ds {ds})", flush=True)
         started = time.monotonic()
         api.wait_for_run(DAG_ID, run_id, args.run_timeout)
         print(f"    {run_id} succeeded in {time.monotonic() - started:.0f} s", flush=True)
+        others = api.other_runs(DAG_ID, run_id, logical_date)
+        if others:
+            raise E2EFailure(f"the e2e run was not the only run: {', '.join(others)}")
         print("==> e2e 3/3 answer.json from MinIO against the embedded run of the same data", flush=True)
         access = secret_value(args.context, "starlink", "lake-credentials", "access-key-id")
         secret = secret_value(args.context, "starlink", "lake-credentials", "secret-access-key")
         with port_forward(args.context, "starlink", "starlink-minio", 9000) as endpoint:
-            cluster = read_answer(args.lake_bucket, args.ds, endpoint, access, secret)
-        compare(cluster, embedded_answer(args.ds))
+            cluster = read_answer(args.lake_bucket, ds, endpoint, access, secret)
+        compare(cluster, embedded_answer(ds))
     except E2EFailure as exc:
         print(f"\ne2e failed: {exc}", file=sys.stderr)
         return 1
