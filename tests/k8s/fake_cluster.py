@@ -907,6 +907,18 @@ class FakeClusterRun:
         env = self.env(**knobs)
         return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=self.root, timeout=timeout)
 
+    def add_release(self, name: str, namespace: str, objects: list[dict] | None = None) -> None:
+        """A release installed from elsewhere (a chart this machine cannot fetch)."""
+        state = State(self.state)
+        releases = state.load("releases-starlink42k", {})
+        releases[name] = {
+            "namespace": namespace,
+            "chart": "(installed elsewhere)",
+            "args": [],
+            "objects": objects or [],
+        }
+        state.save("releases-starlink42k", releases)
+
     def calls(self, since: int = 0) -> list[str]:
         log = self.state / "calls.log"
         return log.read_text().splitlines()[since:] if log.exists() else []

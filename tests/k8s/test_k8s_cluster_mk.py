@@ -192,4 +192,4 @@ class TestOtherTargets:
         out = run_make(makefile, "cluster-info", *GIT).stdout
         assert "http://127.0.0.1:8080" in out and "http://127.0.0.1:9001" in out
         assert "exec deploy/airflow-api-server -- cat" in out
-        assert "get secret lake-credentials" in out and "get secret warehouse-credentials" in out
+        assert "get secret starlink-minio-root" in out and "get secret warehouse-credentials" in out
