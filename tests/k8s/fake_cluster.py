@@ -711,10 +711,16 @@ def kubectl_exec(cluster: Cluster, target: str, namespace: str | None, command: 
     (workload,) = cluster.select(ALIASES.get(kind, kind), namespace, name, "", "") or [None]
     if workload is None:
         raise ToolError(f'Error from server (NotFound): {kind}s.apps "{name}" not found')
+    # A file the component writes where its rendered airflow.cfg says (FAKE_POD_FILES: the content,
+    # e.g. what a real `airflow api-server` generated); any other path does not exist in the pod.
+    configured = set()
+    for obj in cluster.select("ConfigMap", namespace, None, "", ""):
+        if "airflow.cfg" in (obj.get("data") or {}):
+            configured |= set(re.findall(r"^\w+_file = (\S+)$", obj["data"]["airflow.cfg"], re.M))
     files = json.loads(os.environ.get("FAKE_POD_FILES", "{}"))
-    if command[:1] == ["cat"] and f"{namespace}/{name}:{command[1]}" in files:
-        return Path(files[f"{namespace}/{name}:{command[1]}"]).read_text()
-    raise ToolError(f"cat: {command[1:]}: No such file or directory", 1)
+    if command[:1] == ["cat"] and command[1] in configured and f"{namespace}/{name}" in files:
+        return Path(files[f"{namespace}/{name}"]).read_text()
+    raise ToolError(f"cat: {' '.join(command[1:])}: No such file or directory", 1)
 
 
 def kubectl_port_forward(cluster: Cluster, target: str, namespace: str | None, ports: list[str]) -> str:
