@@ -19,8 +19,10 @@ AIRFLOW_CHART_REPO ?= https://airflow.apache.org
 # Without the internet: a copy of that chart (a directory or the .tgz of `helm pull`). Default: the
 # one `make airflow-chart` pulled into .charts/airflow, if any; else the repository above.
 AIRFLOW_CHART ?= $(wildcard $(CLUSTER_ROOT)/.charts/airflow)
-# Extra --set flags for the platform chart (`make e2e` turns the in-cluster API replay on with them).
+# Extra --set flags for the platform chart (`make e2e` turns the in-cluster API replay on with them)
+# and for the Airflow chart (`make e2e` turns the scheduler's own runs off with them).
 PLATFORM_SET ?=
+AIRFLOW_EXTRA_SET ?=
 # Local ports of `make port-forward`.
 AIRFLOW_UI_PORT ?= 8080
 MINIO_CONSOLE_PORT ?= 9001
@@ -52,15 +54,15 @@ CLUSTER_IMAGES = starlink42k/pipeline:$(IMAGE_TAG) starlink42k/dbt:$(IMAGE_TAG) 
 # Without an SSH key Secret git-sync cannot use an SSH remote: `git@host:path` and
 # `ssh://git@host[:port]/path` become https://host/path (anonymous HTTPS, for public repositories).
 GIT_SYNC_REPO = $(if $(GIT_SSH_SECRET),$(GIT_REPO),$(shell printf '%s' '$(GIT_REPO)' | sed -E 's#^ssh://git@([^/:]+)(:[0-9]+)?/#https://\1/#; s#^git@([^:/]+):#https://\1/#'))
-# The Airflow image's ID as a pod annotation: a rebuilt image always rolls the Airflow deployments,
-# even under an unchanged tag (e.g. the same sources on another base image). A shell variable that
-# step 7 sets when its helm line runs, after step 3 built the image (make would expand a $(shell)
-# before the recipe runs: empty on a first run, one build late after a rebuild).
 # The chart's Deployments that run Airflow itself (our image); step 8 checks each of them.
 AIRFLOW_COMPONENTS := scheduler dag-processor api-server triggerer
 empty :=
 comma := ,
 AIRFLOW_OWN_SELECTOR := release=airflow,component in ($(subst $(empty) $(empty),$(comma),$(AIRFLOW_COMPONENTS)))
+# The Airflow image's ID as a pod annotation: a rebuilt image always rolls the Airflow deployments,
+# even under an unchanged tag (e.g. the same sources on another base image). A shell variable that
+# step 7 sets when its helm line runs, after step 3 built the image (make would expand a $(shell)
+# before the recipe runs: empty on a first run, one build late after a rebuild).
 AIRFLOW_SET = \
 	--set-string images.airflow.tag=$(IMAGE_TAG) \
 	--set-string defaultAirflowTag=$(IMAGE_TAG) \
@@ -146,7 +148,7 @@ cluster-steps:
 	@# the pod templates, so the deployments roll onto it.
 	airflow_image_id=$$($(DOCKER) image inspect --format '{{.Id}}' starlink42k/airflow:$(IMAGE_TAG)) \
 	  && $(HELM) upgrade --install airflow $(AIRFLOW_CHART_REF) \
-	  --namespace airflow -f '$(CLUSTER_ROOT)/k8s/airflow-values.yaml' $(AIRFLOW_SET) --timeout 15m
+	  --namespace airflow -f '$(CLUSTER_ROOT)/k8s/airflow-values.yaml' $(AIRFLOW_SET) $(AIRFLOW_EXTRA_SET) --timeout 15m
 	@echo "==> 8/8 waiting until every Airflow deployment runs starlink42k/airflow:$(IMAGE_TAG)"
 	$(KUBECTL) -n airflow rollout status deployment -l release=airflow --timeout=10m
 	@# Airflow's own deployments only: the chart's StatsD exporter carries release=airflow too.
@@ -183,14 +185,21 @@ cluster-down: ## Delete the kind cluster and everything in it (lake, warehouse, 
 	@echo "Next: make cluster-up (starts from an empty cluster)"
 
 # --- e2e: one whole DAG run on kind against an in-cluster replay of the APIs (k8s/e2e.py) --------
+# The sample data's ds: a fixed date, so the freshness gate judges the same snapshot every time.
+E2E_DS ?= 2024-01-31
 E2E_REPLAY = http://starlink-api-replay:8000
 E2E_PLATFORM_SET = --set apiReplay.enabled=true --set-string apiReplay.image.tag=$(IMAGE_TAG) \
 	--set-string pipelineSettings.SPACEX_API_URL=$(E2E_REPLAY)/v4 \
 	--set-string pipelineSettings.CELESTRAK_URL=$(E2E_REPLAY) \
 	--set-string pipelineSettings.SAMPLE_DATA=1
+# The e2e run must be the only run: the DAG is @daily with catchup=False, so an unpaused DAG gets
+# the run of its latest slot from the scheduler at once (the e2e run then waited 12 minutes behind
+# it, and a second answer was written). The e2e cluster's scheduler creates no run of its own (no
+# timetable or asset runs; triggered runs still run); the next `make cluster-up` turns it back on.
+E2E_AIRFLOW_SET = --set-string config.scheduler.use_job_schedule=False
 e2e: venv-run ## On kind: cluster-up with an API replay, run the DAG over the REST API, check answer.json
-	@$(MAKE) -f '$(TOP_MAKEFILE)' --no-print-directory cluster-up PLATFORM_SET='$(E2E_PLATFORM_SET)'
-	@$(BIN)/python '$(CLUSTER_ROOT)/k8s/e2e.py' --context $(KIND_CONTEXT) --airflow-url http://127.0.0.1:$(AIRFLOW_UI_PORT) || { \
+	@$(MAKE) -f '$(TOP_MAKEFILE)' --no-print-directory cluster-up PLATFORM_SET='$(E2E_PLATFORM_SET)' AIRFLOW_EXTRA_SET='$(E2E_AIRFLOW_SET)'
+	@$(BIN)/python '$(CLUSTER_ROOT)/k8s/e2e.py' --ds $(E2E_DS) --context $(KIND_CONTEXT) --airflow-url http://127.0.0.1:$(AIRFLOW_UI_PORT) || { \
 	  '$(CLUSTER_ROOT)/k8s/cluster-logs.sh' '$(CLUSTER_NAME)' '$(CLUSTER_LOGS)'; \
 	  echo "The cluster is left running: make port-forward, or make cluster-down"; exit 1; }
 	@echo "Next: open http://127.0.0.1:$(AIRFLOW_UI_PORT), or make cluster-down"
@@ -204,9 +213,10 @@ airflow-chart: ## Download the pinned Airflow chart into .charts/airflow (cluste
 	helm pull airflow --repo $(AIRFLOW_CHART_REPO) --version $(AIRFLOW_CHART_VERSION) --untar --untardir '$(AIRFLOW_CHART_DIR_PULLED)'
 	@echo "Airflow chart $(AIRFLOW_CHART_VERSION) in $(AIRFLOW_CHART_DIR_PULLED)/airflow: make cluster-up installs it from there. Next: make test"
 
-# Background port-forwards; the EXIT trap stops all of them on Ctrl-C or when one fails
-# (e.g. a local port already in use), which the loop notices (not `wait -n`: macOS's bash 3.2 lacks it). Port-forward traffic enters the pod through the container
-# runtime, inside the pod's network namespace, so the NetworkPolicies do not apply to it.
+# Background port-forwards; the EXIT trap stops all of them on Ctrl-C or when one fails (e.g. a
+# local port already in use), which the loop notices (not `wait -n`: macOS's bash 3.2 lacks it).
+# Port-forward traffic enters the pod through the container runtime, inside the pod's network
+# namespace, so the NetworkPolicies do not apply to it.
 port-forward: ## Forward MinIO (9001, 9000), the warehouse (5432), Grafana (3000), the UI (8080) if kind does not
 	@pids=""; \
 	trap 'kill $$pids 2>/dev/null || true; echo; echo "Port-forwards stopped. Next: make port-forward, or make cluster-down"' EXIT; \

@@ -3,10 +3,11 @@
 After `make cluster-up` with the in-cluster API replay (e2e.mk turns it on), this:
 1. logs in to Airflow's REST API (the simple auth manager's generated password, read from the API
    server pod) and waits until the DAG is parsed, failing on an import error of its file;
-2. triggers `starlink_pipeline` in the scheduler's own slot and only then unpauses it, so the e2e
-   run is the only run (unpausing a @daily DAG with catchup=False first would create today's
-   scheduled run at once, and the e2e run would wait behind it); polls the run until it ends,
-   printing progress; a failed run names its failed tasks; another run started meanwhile fails;
+2. triggers `starlink_pipeline` for DS, then unpauses it, and polls the run until it ends,
+   printing progress; a failed run names its failed tasks. The e2e run must be the only run: the
+   e2e cluster's scheduler creates none of its own (`make e2e`: use_job_schedule False; unpausing
+   this @daily, catchup=False DAG would otherwise start its latest slot's run at once, ahead of
+   the e2e run), and a run queued or started meanwhile fails the e2e;
 3. reads the run's answer.json from MinIO (a port-forward; the keys from Secret lake-credentials)
    and compares it with what the embedded pipeline computes from the same sample data
    (`starlink42k demo`): the cluster and `make run` must give the same answer.
@@ -89,37 +90,23 @@ class AirflowApi:
             action = "pause" if paused else "unpause"
             raise E2EFailure(f"cannot {action} {dag_id}: HTTP {response.status_code} {response.text[:200]}")
 
-    def scheduled_slot(self, dag_id: str, now: datetime | None = None) -> str:
-        """The logical date of the run the scheduler starts when the DAG is unpaused now: its next
-        run when that is due; when it is not (the slot's run exists: an earlier e2e, or a scheduled
-        run while the DAG was unpaused), the newest run's up to now."""
-        now = now or datetime.now(UTC)
-        dag = self._call("GET", f"/dags/{dag_id}").json()
-        logical, run_after = dag.get("next_dagrun_logical_date"), dag.get("next_dagrun_run_after")
-        if logical and run_after and datetime.fromisoformat(run_after) <= now:
-            return logical
-        newest = self._call(
-            "GET", f"/dags/{dag_id}/dagRuns",
-            params={"logical_date_lte": now.isoformat(), "order_by": "-logical_date", "limit": 1},
-        ).json().get("dag_runs", [])  # fmt: skip
-        if not newest:
-            raise E2EFailure(f"{dag_id} has no scheduled slot up to now (next run {logical} after {run_after})")
-        return newest[0]["logical_date"]
-
-    def start_only_run(self, dag_id: str) -> tuple[str, str]:
-        """Trigger the e2e run in the scheduler's slot, then unpause: the scheduler finds the slot's
-        run already there and creates none (it would if the DAG were unpaused first). Paused while
-        this happens, so a DAG left unpaused by a user creates nothing either. (run id, logical date)"""
+    def start_only_run(self, dag_id: str, ds: str) -> str:
+        """Trigger the e2e run, then unpause: on the e2e cluster the scheduler creates no run of its
+        own (`make e2e` sets [scheduler] use_job_schedule False), so this run is the only one.
+        Triggered first, so even on a cluster where the scheduler does create runs, none is due
+        before the e2e run is queued."""
         self.set_paused(dag_id, True)
-        logical_date = self.scheduled_slot(dag_id)
-        run_id = self.trigger(dag_id, logical_date)
+        run_id = self.trigger(dag_id, ds)
         self.set_paused(dag_id, False)
-        return run_id, logical_date
+        return run_id
 
-    def other_runs(self, dag_id: str, run_id: str, logical_date: str) -> list[str]:
-        """Runs in or after the e2e run's slot other than it: the scheduler's, if it made any."""
-        response = self._call("GET", f"/dags/{dag_id}/dagRuns", params={"logical_date_gte": logical_date})
-        return sorted(r["dag_run_id"] for r in response.json().get("dag_runs", []) if r["dag_run_id"] != run_id)
+    def other_runs(self, dag_id: str, run_id: str, since: str) -> list[str]:
+        """Runs other than the e2e run that are queued, or started since it was triggered."""
+        runs = [
+            *self._call("GET", f"/dags/{dag_id}/dagRuns", params={"state": "queued"}).json().get("dag_runs", []),
+            *self._call("GET", f"/dags/{dag_id}/dagRuns", params={"start_date_gte": since}).json().get("dag_runs", []),
+        ]
+        return sorted({r["dag_run_id"] for r in runs} - {run_id})
 
     def replace_runs_of(self, dag_id: str, logical_date: str) -> list[str]:
         """Delete earlier runs of the same logical date (a second `make e2e`, or a scheduled run): a DAG
@@ -292,6 +279,7 @@ def embedded_answer(ds: str) -> bytes:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ds", required=True, help="the run's logical date, YYYY-MM-DD")
     parser.add_argument("--context", default="kind-starlink42k", help="kubectl context of the cluster")
     parser.add_argument(
         "--airflow-url", default="http://127.0.0.1:8080", help="the Airflow UI/API, as kind publishes it"
@@ -305,22 +293,21 @@ def main(argv: list[str] | None = None) -> int:
         api = AirflowApi(args.airflow_url, "admin", admin_password(args.context))
         api.login()
         api.wait_for_dag(DAG_ID, args.dag_timeout)
-        print(f"==> e2e 2/3 trigger {DAG_ID} in the scheduler's slot, unpause, wait for the run", flush=True)
-        run_id, logical_date = api.start_only_run(DAG_ID)
-        ds = logical_date[:10]
-        print(f"    {run_id} (ds {ds})", flush=True)
+        print(f"==> e2e 2/3 trigger {DAG_ID} for {args.ds}, unpause, wait for the run", flush=True)
+        triggered = datetime.now(UTC).isoformat()
+        run_id = api.start_only_run(DAG_ID, args.ds)
         started = time.monotonic()
         api.wait_for_run(DAG_ID, run_id, args.run_timeout)
         print(f"    {run_id} succeeded in {time.monotonic() - started:.0f} s", flush=True)
-        others = api.other_runs(DAG_ID, run_id, logical_date)
+        others = api.other_runs(DAG_ID, run_id, triggered)
         if others:
             raise E2EFailure(f"the e2e run was not the only run: {', '.join(others)}")
         print("==> e2e 3/3 answer.json from MinIO against the embedded run of the same data", flush=True)
         access = secret_value(args.context, "starlink", "lake-credentials", "access-key-id")
         secret = secret_value(args.context, "starlink", "lake-credentials", "secret-access-key")
         with port_forward(args.context, "starlink", "starlink-minio", 9000) as endpoint:
-            cluster = read_answer(args.lake_bucket, ds, endpoint, access, secret)
-        compare(cluster, embedded_answer(ds))
+            cluster = read_answer(args.lake_bucket, args.ds, endpoint, access, secret)
+        compare(cluster, embedded_answer(args.ds))
     except E2EFailure as exc:
         print(f"\ne2e failed: {exc}", file=sys.stderr)
         return 1

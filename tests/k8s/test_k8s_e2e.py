@@ -111,7 +111,9 @@ def test_make_e2e_turns_the_replay_on_and_runs_the_check() -> None:
         "--set-string pipelineSettings.SAMPLE_DATA=1",
     ):
         assert flag in out, flag
-    assert "k8s/e2e.py' --context kind-starlink42k" in out
+    assert f"k8s/e2e.py' --ds {make_var_default('E2E_DS')} --context kind-starlink42k" in out
+    # The scheduler creates no run of its own on the e2e cluster: the e2e run is the only run.
+    assert "AIRFLOW_EXTRA_SET='--set-string config.scheduler.use_job_schedule=False'" in out
     assert "k8s/cluster-logs.sh' 'starlink42k'" in out
 
 
@@ -202,11 +204,17 @@ def test_the_cluster_side_of_e2e_against_the_fake_cluster(
     the lake's keys from the rendered Secret, the admin password from the file the rendered
     airflow.cfg names, answer.json through a port-forward to the rendered MinIO Service."""
     import base64
+    from configparser import ConfigParser
 
     e2e = e2e_module()
     proc = fake_cluster.make("cluster-up", f"IMAGE_TAG={TAG}", "PLATFORM_SET=" + " ".join([
-        "--set apiReplay.enabled=true", f"--set-string apiReplay.image.tag={TAG}"]))  # fmt: skip
+        "--set apiReplay.enabled=true", f"--set-string apiReplay.image.tag={TAG}"]),
+        "AIRFLOW_EXTRA_SET=--set-string config.scheduler.use_job_schedule=False")  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    config = next(o for o in fake_cluster.objects() if o["metadata"]["name"] == "airflow-config")
+    cfg = ConfigParser(interpolation=None)
+    cfg.read_string(config["data"]["airflow.cfg"])
+    assert cfg["scheduler"]["use_job_schedule"] == "False"
     secret = next(o for o in fake_cluster.objects() if o["metadata"]["name"] == "lake-credentials")
     passwords = tmp_path / "passwords.json"
     passwords.write_text('{"admin": "generated-by-the-api-server"}')
