@@ -614,7 +614,7 @@ def kubectl_main(state: State, args: list[str], stdin: str) -> str:
         {"--context": "context", "-n": "namespace", "--namespace": "namespace", "-l": "labels",
          "--selector": "labels", "--field-selector": "fields", "-o": "output", "--output": "output",
          "--timeout": "timeout", "-f": "file", "--filename": "file", "--dry-run": "dry_run",
-         "--from-file": "from_file", "--from-literal": "from_literal"},
+         "--from-file": "from_file"},
         switches={"-A", "--all-namespaces"},
     )  # fmt: skip
     if "context" not in opts:
