@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import math
 import textwrap
 from typing import Any
 
@@ -23,12 +24,27 @@ def _scenario_lines(s: Scenario, target: int, claimed: float | None) -> list[str
         + ("   <- headline" if s.is_headline else "")
     ]
     if s.reaches_target_earliest_month and claimed is not None:
-        lines.append(f"  {'':<17} {claimed:.0%} interval {s.reaches_target_earliest_month} to {_latest(s)}")
+        lines.append(f"  {'':<17} {claimed:.0%} interval {_interval(s)}")
     return lines
+
+
+def _bias(s: Scenario) -> str:
+    """When the interval leaves the scenario's own month out: the backtest found its forecasts biased."""
+    if not s.reaches_target_month:
+        return ""
+    if s.reaches_target_latest_month and s.reaches_target_month > s.reaches_target_latest_month:
+        return " (its backtest forecasts grew too slowly)"
+    if s.reaches_target_month < s.reaches_target_earliest_month:
+        return " (its backtest forecasts grew too fast)"
+    return ""
 
 
 def _latest(s: Scenario) -> str:
     return s.reaches_target_latest_month or "beyond the horizon"
+
+
+def _interval(s: Scenario) -> str:
+    return f"{s.reaches_target_earliest_month} to {_latest(s)}{_bias(s)}"
 
 
 def _assumptions(answer: Answer) -> str:
@@ -152,7 +168,7 @@ def markdown(answer: Answer, chart_name: str) -> str:
         f"| {s.cadence_slope_per_month:+.3f} | {s.satellites_per_launch:.1f} "
         f"| {s.decays_per_month:.1f} "
         f"| {_or(s.reaches_target_month, 'never')} "
-        f"| {f'{s.reaches_target_earliest_month} to {_latest(s)}' if s.reaches_target_earliest_month else '-'} "
+        f"| {_interval(s) if s.reaches_target_earliest_month else '-'} "
         f"| {_or(s.launches_needed)} | {_or(s.backtest_mean_abs_error_pct)} |"
         for s in answer.scenarios
     )
@@ -244,6 +260,8 @@ def chart_png(answer: Answer, history: list[dict[str, Any]], paths: list[dict[st
     styles = {"constant_cadence": ("#d9480f", "--"), "trend_cadence": ("#2b8a3e", ":")}
     for s in answer.scenarios:
         pts = [p for p in paths if p["scenario"] == s.scenario]
+        if s.reaches_target and not s.is_headline:  # only the headline's line runs on to its band's end
+            pts = [p for p in pts if p["month_offset"] <= math.ceil(s.months_needed)]
         color, dash = styles.get(s.scenario, ("grey", "-."))
         label = f"{s.label}{' (headline)' if s.is_headline else ''}: " + (
             f"{target:,} in {s.reaches_target_month}, {s.launches_needed:,} launches"

@@ -84,14 +84,11 @@ def headline_reason(headline: Scenario, backtest: tuple[Backtest, ...]) -> str:
         return "the default: no backtest origin has a full cadence window of launch history behind it"
     rows = [b for b in backtest if b.scenario == headline.scenario]
     errors: dict[str, list[float]] = {}
-    for b in backtest:
+    for b in sorted(backtest, key=lambda b: b.scenario == "naive"):  # the other scenarios, then the baseline
         if b.scenario != headline.scenario:
-            errors.setdefault("the naive baseline" if b.scenario == "naive" else b.label, []).append(
-                b.mean_abs_error_pct
-            )
-    # the other scenarios first, the naive baseline last
-    others = sorted(errors.items(), key=lambda item: item[0].startswith("naive"))
-    versus = " and ".join(f"{sum(e) / len(e):.1f}% for {name}" for name, e in others)
+            name = "the naive baseline" if b.scenario == "naive" else b.label
+            errors.setdefault(name, []).append(b.mean_abs_error_pct)
+    versus = " and ".join(f"{sum(e) / len(e):.1f}% for {name}" for name, e in errors.items())
     return (
         f"the lowest backtest error: {headline.backtest_mean_abs_error_pct:.1f}% mean absolute error over "
         f"{len(rows)} horizons of {rows[0].horizon_months} to {rows[-1].horizon_months} months (origins monthly "
