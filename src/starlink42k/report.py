@@ -74,8 +74,10 @@ def _month(value: date | None) -> str | None:
     return value.strftime("%Y-%m") if value else None
 
 
-def _pct(value: float) -> str:
-    return f"{value:.1f}%"
+def _backtest(rows: list[dict[str, Any]]) -> tuple[Backtest, ...]:
+    """fct_forecast_backtest_accuracy's rows as answer.json's (without the interval's percentiles,
+    which `interval` states once)."""
+    return tuple(Backtest(**{k: _iso(v) for k, v in r.items() if k in Backtest.__dataclass_fields__}) for r in rows)
 
 
 def headline_reason(headline: Scenario, backtest: tuple[Backtest, ...]) -> str:
@@ -177,12 +179,11 @@ def build_answer(ctx: Context, ds: str, marts: Marts) -> Answer:
         )
         for f in marts.forecast
     )
-    backtest = tuple(
-        Backtest(**{k: _iso(v) for k, v in b.items() if k in Backtest.__dataclass_fields__}) for b in marts.backtest
-    )
+    backtest = _backtest(marts.backtest)
     headline = next(s for s in scenarios if s.is_headline)
     first = marts.forecast[0]
-    percentiles = [(b["interval_low_percentile"], b["interval_high_percentile"]) for b in marts.backtest]
+    b = marts.backtest[0] if marts.backtest else None
+    percentiles = (b["interval_low_percentile"], b["interval_high_percentile"]) if b else None
     yearly: dict[str, int] = {}
     for m in marts.monthly:
         year = str(m["month_start"].year)
@@ -234,7 +235,7 @@ def build_answer(ctx: Context, ds: str, marts: Marts) -> Answer:
         ),
         scenarios=scenarios,
         backtest=backtest,
-        interval=interval_of(headline, backtest, *percentiles[0]) if percentiles else None,
+        interval=interval_of(headline, backtest, *percentiles) if percentiles else None,
         sources=sources,
         files={name: ctx.lake.uri(prefix + name) for name in FILES},
     )
@@ -266,5 +267,4 @@ def backtest_text(ctx: Context) -> str:
         cutoff = _query(
             conn, "select * from marts.fct_forecast_backtest where fit = 'cutoff' order by scenario, horizon_months"
         )
-    rows = tuple(Backtest(**{k: _iso(v) for k, v in b.items() if k in Backtest.__dataclass_fields__}) for b in accuracy)
-    return backtest_table(rows, [{k: _iso(v) for k, v in c.items()} for c in cutoff])
+    return backtest_table(_backtest(accuracy), [{k: _iso(v) for k, v in c.items()} for c in cutoff])
