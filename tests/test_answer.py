@@ -183,29 +183,35 @@ def test_rerun_and_backfill_give_the_same_answer(monkeypatch, pipeline_env):
         # the rerun fetched and loaded again: only its provenance times differ
         volatile = ("fetched_at", "url")
         sources = [{k: v for k, v in s.items() if k not in volatile} for s in a["sources"]]
-        return {**{k: v for k, v in a.items() if k not in ("data_loaded_at", "files")}, "sources": sources}
+        provenance = ("data_loaded_at", "data_fetched_at", "files")
+        return {**{k: v for k, v in a.items() if k not in provenance}, "sources": sources}
 
     assert stable(again) == stable(first)
     # judged as of the run's date, so the backfill's verdict is the first run's, whatever today is
     assert (again["sources"][0]["freshness"], again["sources"][0]["age_days"]) == ("warn", 462)
     with psycopg.connect(pipeline_env["WAREHOUSE_URL"]) as conn:
         daily = conn.execute(
-            "select snapshot_ds::text, satellites_in_orbit from marts.fct_constellation_daily order by 1"
+            "select ds::text, satellites_in_orbit from marts.fct_constellation_daily order by 1"
         ).fetchall()
-    assert daily == [("2024-01-30", 8), ("2024-01-31", 8)]
+    assert daily == [("2024-01-30", 8), ("2024-01-31", 8)]  # both after the data's newest date: as of it
 
 
 def test_backtest_command(monkeypatch, pipeline_env, api_docs, capsys):
+    """The rolling backtest's table, and `--cutoff --horizon` for one more fit checked against the data."""
     run_pipeline(monkeypatch, pipeline_env, api_docs)
     capsys.readouterr()
     assert cli.main(["backtest", "--ds", DS, "--cutoff", "2021-06-30", "--horizon", "6"]) == 0
     out = capsys.readouterr().out
+    assert "Rolling-origin backtest" in out and "naive (no growth)" in out
     assert "constant_cadence   2021-06-30  2021-12-30" in out
     expected = independent_answer(api_docs["launches"], api_docs["starlink"])
     from datetime import date
 
     actual = sum(expected["in_orbit_on"](s, date(2021, 12, 30)) for s in _sats(api_docs))
     assert f"{actual:,}" in out
+    # --horizon alone: fitted that many months before the as-of date (2022-10-20), checked on it
+    assert cli.main(["backtest", "--ds", DS, "--horizon", "12"]) == 0
+    assert "constant_cadence   2021-10-20  2022-10-20" in capsys.readouterr().out
 
 
 def _sats(api: dict) -> list[dict]:
@@ -231,3 +237,41 @@ def test_a_smaller_target_is_reached_as_computed_by_hand(monkeypatch, pipeline_e
     assert answer["target_satellites"] == 20
     assert (constant["launches_needed"], constant["months_needed"]) == (6, 24.0)
     assert (constant["reaches_target_on"], constant["reaches_target_month"]) == ("2024-10-24", "2024-10")
+
+
+def test_the_forecasts_assumptions_are_settings_that_reach_dbt_and_the_report(monkeypatch, pipeline_env):
+    """CADENCE_WINDOW_MONTHS=6: in (2022-04-25, 2022-10-25] launches 2022-055 (3 satellites) and
+    2022-120 (2): 2/6 = 0.333 a month, 2.5 satellites per launch; decays 44002, 52003 and 48002 (no
+    date: from 2022-10-25): 0.5 a month. SATELLITES_PER_LAUNCH=20 and DECAYS_PER_MONTH=0 replace those
+    in the forecast, not in the sub-answers: 20 per launch at 0.333 a month is +6.67 a month, so the 12
+    satellites to TARGET_SATELLITES=20 take 1.8 months (55 days: 2022-12-19) and 0.6 -> 1 launch."""
+    for name, value in {
+        "CADENCE_WINDOW_MONTHS": "6",
+        "SATELLITES_PER_LAUNCH": "20",
+        "DECAYS_PER_MONTH": "0",
+        "TARGET_SATELLITES": "20",
+    }.items():
+        monkeypatch.setenv(name, value)
+    answer = run_pipeline(monkeypatch, pipeline_env, hand_fixture())
+    assert answer["assumptions"] == {
+        "target_satellites": 20,
+        "cadence_window_months": 6,
+        "trend_window_months": 24,
+        "satellites_per_launch": 20.0,
+        "satellites_per_launch_from": "SATELLITES_PER_LAUNCH",
+        "decays_per_month": 0.0,
+        "decays_per_month_from": "DECAYS_PER_MONTH",
+    }
+    assert (answer["launches_per_month"], answer["satellites_per_launch"]) == (0.333, 2.5)
+    assert (answer["details"]["decays_per_month"], answer["details"]["trailing_months"]) == (0.5, 6)
+    constant = next(s for s in answer["scenarios"] if s["scenario"] == "constant_cadence")
+    assert (constant["satellites_per_launch"], constant["decays_per_month"]) == (20.0, 0.0)
+    assert (constant["months_needed"], constant["launches_needed"]) == (1.8, 1)
+    assert (constant["reaches_target_on"], constant["reaches_target_month"]) == ("2022-12-19", "2022-12")
+    assert "set: 20.0 satellites per launch, 0.0 decays per month" in constant["description"]
+    lake = Path(pipeline_env["LAKE_URL"].removeprefix("file://"))
+    report = (lake / f"reports/starlink/ds={DS}/report.md").read_text()
+    assert (
+        "Assuming rates over the last 6 months (the trend over 24), 20.0 satellites per launch (set by "
+        "SATELLITES_PER_LAUNCH), 0.0 decays a month (set by DECAYS_PER_MONTH), target 20." in report
+    )

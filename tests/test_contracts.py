@@ -91,14 +91,22 @@ def test_a_dataset_without_a_key_or_with_a_stray_one_is_refused() -> None:
 
 
 def test_dbt_reads_the_pipelines_settings_with_the_same_defaults() -> None:
-    """dbt_project.yml defines dbt's vars from TARGET_SATELLITES and DATASETS (the one definition
-    of dbt's vars); their defaults are the pipeline's."""
+    """dbt_project.yml defines dbt's vars from the settings marked dbt (the one definition of dbt's
+    vars): each is read there with the pipeline's default, and a user may set it in the cluster."""
     project = (REPO / "dbt" / "dbt_project.yml").read_text()
-    target_default = re.search(r"env_var\('TARGET_SATELLITES', '(\d+)'\)", project)
-    default = {s.name: s.default for s in settings()}
-    assert target_default and target_default.group(1) == default["TARGET_SATELLITES"]
-    # DATASETS unset or empty in dbt means every dataset, as the pipeline's default does
-    assert "env_var('DATASETS', '')" in project and default["DATASETS"] == ",".join(datasets.NAMES)
+    for spec in settings():
+        if not spec.dbt or spec.name in ("STALE_AFTER_DAYS", "SATCAT_ERROR_AFTER_DAYS"):  # read by the sources
+            continue
+        assert spec.chart, f"{spec.name} reaches dbt in every mode, so the cluster's settings must carry it"
+        if spec.name == "DATASETS":
+            # DATASETS unset or empty in dbt means every dataset, as the pipeline's default does
+            assert "env_var('DATASETS', '')" in project and spec.default == ",".join(datasets.NAMES)
+            continue
+        read = re.search(rf"env_var\('{spec.name}', '([^']*)'\)", project)
+        assert read, f"dbt_project.yml does not read {spec.name}"
+        assert read.group(1) == spec.default, spec.name
+    sources = "".join(p.read_text() for p in (REPO / "dbt" / "models").rglob("_*__sources.yml"))
+    assert "env_var('STALE_AFTER_DAYS', '30')" in sources and "env_var('SATCAT_ERROR_AFTER_DAYS', '45')" in sources
 
 
 # Variables the library reads that belong to other tools, not to the pipeline's settings.

@@ -231,9 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     command("report", cmd_report, "write answer.json, the chart and the report; print the answer")
     command("run", cmd_run, "run every step in order for every dataset, and print the answer")
     command("demo", cmd_demo, "run the whole pipeline on bundled sample data (no network needed)")
-    bp = command("backtest", cmd_backtest, "fit the forecast at an earlier cut-off and compare with the data")
-    bp.add_argument("--cutoff", type=_ds, help="fit on data up to this date (default: as-of minus horizon)")
-    bp.add_argument("--horizon", type=_positive, help="months between cut-off and check (default 12)")
+    bp = command(
+        "backtest",
+        cmd_backtest,
+        "the rolling-origin backtest as of ds: the forecast refitted at each month end, checked against the data",
+    )
+    bp.add_argument("--cutoff", type=_ds, help="also fit on data to this date (with --horizon alone: as-of minus it)")
+    bp.add_argument("--horizon", type=_positive, help="months between that cut-off and its check (default 12)")
     pd = command(
         "publish-docs", cmd_publish_docs, "copy dbt docs (index.html, manifest, catalog) to <lake>/dbt-docs/", ds=False
     )

@@ -86,10 +86,11 @@ def demo(settings: Settings, ds: str) -> tuple[Context, Answer]:
 
 
 def backtest(ctx: Context, ds: str, cutoff: str | None = None, horizon: int | None = None) -> str:
-    """The forecast refitted at ``cutoff`` and checked ``horizon`` months later; the marts'
-    backtest table as text."""
-    extra: dict[str, object] = {"backtest_cutoff": cutoff} if cutoff else {}
-    if horizon:
-        extra["backtest_horizon_months"] = horizon
-    dbt(ctx, "build", "--selector", "backtest", ds=ds, extra_vars=extra)  # dbt/selectors.yml
+    """The rolling-origin backtest as of ds, as text; with ``cutoff`` (or ``horizon`` alone: that many
+    months before the as-of date) one more fit at that date, checked ``horizon`` months later (12).
+    Rebuilds the forecast's fits, paths and backtest for ds (dbt/selectors.yml)."""
+    extra: dict[str, object] = {}
+    if cutoff or horizon:
+        extra = {"backtest_cutoff": cutoff or "horizon", "backtest_horizon_months": horizon or 12}
+    dbt(ctx, "build", "--selector", "backtest", ds=ds, extra_vars=extra)
     return backtest_text(ctx)

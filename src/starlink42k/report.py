@@ -13,11 +13,11 @@ from psycopg.rows import dict_row
 
 from . import lake as lakes
 from . import warehouse as wh
-from .answer import FILES, QUESTION, SAMPLE_NOTICE, Answer, Backtest, Details, Scenario, Source
+from .answer import FILES, QUESTION, SAMPLE_NOTICE, Answer, Assumptions, Backtest, Details, Interval, Scenario, Source
 from .context import Context
 from .errors import PipelineError
 from .log import event, get_logger, timed
-from .render import chart_png, markdown
+from .render import backtest_table, chart_png, markdown
 
 log = get_logger("report")
 SOURCE_LABELS = {"spacex_api": "SpaceX API v4", "celestrak_satcat": "CelesTrak SATCAT"}
@@ -30,9 +30,9 @@ class Marts:
     summary: list[dict[str, Any]]
     sources: list[dict[str, Any]]
     forecast: list[dict[str, Any]]
-    path: list[dict[str, Any]]  # the chart's projected lines
+    path: list[dict[str, Any]]  # the chart's projected lines and band
     monthly: list[dict[str, Any]]  # the chart's history
-    backtest: list[dict[str, Any]]
+    backtest: list[dict[str, Any]]  # per scenario and horizon (fct_forecast_backtest_accuracy)
 
 
 def _query(conn: psycopg.Connection, sql: str) -> list[dict[str, Any]]:
@@ -49,7 +49,9 @@ def read_marts(ctx: Context) -> Marts:
                 forecast=_query(conn, "select * from marts.fct_starlink_forecast order by scenario"),
                 path=_query(conn, "select * from marts.fct_starlink_forecast_path order by scenario, month_offset"),
                 monthly=_query(conn, "select * from marts.fct_constellation_monthly order by month_start"),
-                backtest=_query(conn, "select * from marts.fct_forecast_backtest order by scenario"),
+                backtest=_query(
+                    conn, "select * from marts.fct_forecast_backtest_accuracy order by scenario, horizon_months"
+                ),
             )
     except psycopg.errors.UndefinedTable as exc:
         raise PipelineError(f"the marts are not built ({exc}); run `starlink42k transform` first") from None
@@ -68,9 +70,69 @@ def _days(value: float | None) -> float | int | None:
     return int(value) if value is not None and float(value).is_integer() else value
 
 
+def _month(value: date | None) -> str | None:
+    return value.strftime("%Y-%m") if value else None
+
+
+def _backtest(rows: list[dict[str, Any]]) -> tuple[Backtest, ...]:
+    """fct_forecast_backtest_accuracy's rows as answer.json's (without the interval's percentiles,
+    which `interval` states once)."""
+    return tuple(Backtest(**{k: _iso(v) for k, v in r.items() if k in Backtest.__dataclass_fields__}) for r in rows)
+
+
+def headline_reason(headline: Scenario, backtest: tuple[Backtest, ...]) -> str:
+    """Why the headline scenario: its backtest error against the other scenarios' and the naive baseline's."""
+    if headline.backtest_mean_abs_error_pct is None:
+        return "the default: no backtest origin has a full cadence window of launch history behind it"
+    rows = [b for b in backtest if b.scenario == headline.scenario]
+    errors: dict[str, list[float]] = {}
+    for b in sorted(backtest, key=lambda b: b.scenario == "naive"):  # the other scenarios, then the baseline
+        if b.scenario != headline.scenario:
+            name = "the naive baseline" if b.scenario == "naive" else b.label
+            errors.setdefault(name, []).append(b.mean_abs_error_pct)
+    versus = " and ".join(f"{sum(e) / len(e):.1f}% for {name}" for name, e in errors.items())
+    return (
+        f"the lowest backtest error: {headline.backtest_mean_abs_error_pct:.1f}% mean absolute error over "
+        f"{len(rows)} horizons of {rows[0].horizon_months} to {rows[-1].horizon_months} months (origins monthly "
+        f"from {min(b.first_origin for b in rows)[:7]} to {max(b.last_origin for b in rows)[:7]}), against {versus}"
+    )
+
+
+def interval_of(headline: Scenario, backtest: tuple[Backtest, ...], low: float, high: float) -> Interval | None:
+    """The headline's interval claim and its coverage, pooled over the horizons that have one."""
+    rows = [b for b in backtest if b.scenario == headline.scenario and b.coverage is not None]
+    if not rows:
+        return None
+    checked = sum(b.growth_ratios for b in rows)
+    outside = [b for b in rows if b.origins_out_of_sample]
+    checked_out = sum(b.origins_out_of_sample for b in outside)
+    return Interval(
+        scenario=headline.scenario,
+        low_percentile=low,
+        high_percentile=high,
+        claimed_coverage=round((high - low) / 100, 3),
+        coverage=round(sum(b.coverage * b.growth_ratios for b in rows) / checked, 3),
+        checked=checked,
+        coverage_out_of_sample=(
+            round(sum(b.coverage_out_of_sample * b.origins_out_of_sample for b in outside) / checked_out, 3)
+            if checked_out
+            else None
+        ),
+        checked_out_of_sample=checked_out,
+        method=(
+            f"the {low:g}th-{high:g}th percentile of the backtest's growth ratios (actual / forecast growth "
+            f"since each origin) at each horizon, applied to the forecast's growth, interpolated between "
+            f"horizons and held beyond the longest ({rows[-1].horizon_months} months)"
+        ),
+    )
+
+
 def build_answer(ctx: Context, ds: str, marts: Marts) -> Answer:
     if not marts.summary:
-        raise PipelineError("the marts hold no Starlink satellites for this ds; was anything loaded?")
+        raise PipelineError(
+            f"no satellite snapshot is loaded on or before ds {ds}, so there is nothing to answer for it: "
+            f"run `starlink42k run --ds {ds}` (or extract, to-csv and load for it) first"
+        )
     summary = marts.summary[0]
     run_day = date.fromisoformat(ds)
     sources = tuple(
@@ -80,11 +142,11 @@ def build_answer(ctx: Context, ds: str, marts: Marts) -> Answer:
             # where and when the snapshot was fetched, as its load recorded it (raw.load_log)
             url=s["fetched_from"],
             fetched_at=_utc(s["fetched_at"]),
-            as_of=_iso(s["as_of_date"]),
+            as_of=_iso(s["data_as_of_date"]),
             satellites=s["satellites"],
             snapshot_ds=_iso(s["snapshot_ds"]),
             used_for_forecast=s["is_forecast_source"],
-            age_days=(run_day - s["as_of_date"]).days,
+            age_days=(run_day - s["data_as_of_date"]).days,
             # staleness is the run's freshness check (raw.source_freshness), thresholds the dbt sources'
             freshness=s["freshness"] or "unchecked",
             stale_after_days=_days(s["warn_after_days"]),
@@ -106,13 +168,22 @@ def build_answer(ctx: Context, ds: str, marts: Marts) -> Answer:
             satellites_per_launch=f["satellites_per_launch"],
             decays_per_month=f["decays_per_month"],
             reaches_target=f["reaches_target"],
-            reaches_target_month=f["reaches_target_month"].strftime("%Y-%m") if f["reaches_target_month"] else None,
+            reaches_target_month=_month(f["reaches_target_month"]),
             reaches_target_on=_iso(f["reaches_target_on"]),
             months_needed=f["months_needed"],
             launches_needed=f["launches_needed"],
+            reaches_target_earliest_month=_month(f["reaches_target_earliest_month"]),
+            reaches_target_latest_month=_month(f["reaches_target_latest_month"]),
+            backtest_mean_abs_error_pct=f["backtest_mean_abs_error_pct"],
+            is_headline=f["is_headline"],
         )
         for f in marts.forecast
     )
+    backtest = _backtest(marts.backtest)
+    headline = next(s for s in scenarios if s.is_headline)
+    first = marts.forecast[0]
+    b = marts.backtest[0] if marts.backtest else None
+    percentiles = (b["interval_low_percentile"], b["interval_high_percentile"]) if b else None
     yearly: dict[str, int] = {}
     for m in marts.monthly:
         year = str(m["month_start"].year)
@@ -122,19 +193,33 @@ def build_answer(ctx: Context, ds: str, marts: Marts) -> Answer:
     return Answer(
         question=QUESTION,
         ds=ds,
+        as_of=_iso(summary["as_of_date"]),
+        data_as_of=_iso(summary["data_as_of_date"]),
+        data_fetched_at=main.fetched_at,
+        snapshot_ds=main.snapshot_ds,
         data_loaded_at=_utc(max(loaded)) if loaded else None,
         sample_data=sample,
         notice=SAMPLE_NOTICE if sample else None,
-        as_of=_iso(summary["as_of_date"]),
         source=main.name,
         source_label=main.label,
         stale=main.stale,
         stale_since=main.as_of if main.stale else None,
         stale_after_days=main.stale_after_days,
-        target_satellites=marts.forecast[0]["target_satellites"] if marts.forecast else None,
+        target_satellites=first["target_satellites"],
         satellites_in_orbit=summary["satellites_in_orbit"],
         launches_per_month=summary["launches_per_month_trailing"],
         satellites_per_launch=summary["satellites_per_launch_trailing"],
+        headline_scenario=headline.scenario,
+        headline_reason=headline_reason(headline, backtest),
+        assumptions=Assumptions(
+            target_satellites=first["target_satellites"],
+            cadence_window_months=first["cadence_window_months"],
+            trend_window_months=first["trend_window_months"],
+            satellites_per_launch=headline.satellites_per_launch,
+            satellites_per_launch_from="SATELLITES_PER_LAUNCH" if first["satellites_per_launch_is_set"] else "measured",
+            decays_per_month=headline.decays_per_month,
+            decays_per_month_from="DECAYS_PER_MONTH" if first["decays_per_month_is_set"] else "measured",
+        ),
         details=Details(
             trailing_months=summary["trailing_months"],
             launches_in_trailing_window=summary["launches_trailing"],
@@ -149,7 +234,8 @@ def build_answer(ctx: Context, ds: str, marts: Marts) -> Answer:
             starlink_launches_per_year=yearly,
         ),
         scenarios=scenarios,
-        backtest=tuple(Backtest(**{k: _iso(v) for k, v in b.items()}) for b in marts.backtest),
+        backtest=backtest,
+        interval=interval_of(headline, backtest, *percentiles) if percentiles else None,
         sources=sources,
         files={name: ctx.lake.uri(prefix + name) for name in FILES},
     )
@@ -175,13 +261,10 @@ def report(ctx: Context, ds: str, *, lock: bool = True) -> Answer:
 
 
 def backtest_text(ctx: Context) -> str:
+    """The rolling backtest's accuracy per scenario and horizon, and the cut-off fit's rows if any."""
     with wh.session(ctx.warehouse) as conn:
-        rows = _query(conn, "select * from marts.fct_forecast_backtest order by scenario")
-    lines = ["scenario           cut-off     checked on   predicted     actual    error"]
-    for b in (Backtest(**{k: _iso(v) for k, v in row.items()}) for row in rows):
-        actual = f"{b.actual_in_orbit:,}" if b.actual_in_orbit is not None else "(no data)"
-        error = f"{b.error:+,} ({b.error_pct:+.1f}%)" if b.error is not None else "-"
-        lines.append(
-            f"{b.scenario:<18} {b.cutoff_date}  {b.checked_on}  {b.predicted_in_orbit:>9,}  {actual:>9}    {error}"
+        accuracy = _query(conn, "select * from marts.fct_forecast_backtest_accuracy order by scenario, horizon_months")
+        cutoff = _query(
+            conn, "select * from marts.fct_forecast_backtest where fit = 'cutoff' order by scenario, horizon_months"
         )
-    return "\n".join(lines)
+    return backtest_table(_backtest(accuracy), [{k: _iso(v) for k, v in c.items()} for c in cutoff])

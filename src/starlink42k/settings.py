@@ -31,9 +31,10 @@ PUBLIC_CELESTRAK = "https://celestrak.org"
 class Setting:
     """One environment variable: how it is read, documented and passed on.
 
-    kind      how the text is read: text, int, float, bool, choice, url (http/https), datasets,
-              folder, path, lake_url, warehouse_url, optional (text or nothing), external (read by
-              another library, e.g. boto3's credentials: documented only)
+    kind      how the text is read: text, int, float, optional_float (a float or nothing), bool,
+              choice, url (http/https), datasets, folder, path, lake_url, warehouse_url, optional
+              (text or nothing), external (read by another library, e.g. boto3's credentials:
+              documented only)
     default   the text used when the variable is unset or blank ("" = none)
     shown     the default as the docs show it, when that is not ``default`` itself
     dbt       dbt reads it from the environment too (dbt_project.yml's vars, the sources' freshness)
@@ -161,13 +162,45 @@ class Settings:
         bounds=(1, 100000),
         dbt=True,
     )
-    # --- the forecast
+    # --- the forecast's assumptions (dbt reads them; the report states them)
     target_satellites: int = setting(
         "TARGET_SATELLITES",
         "constellation size the forecast aims at",
         kind="int",
         default="42000",
         bounds=(1, 10_000_000),
+        dbt=True,
+    )
+    cadence_window_months: int = setting(
+        "CADENCE_WINDOW_MONTHS",
+        "months before the as-of date the forecast's rates are measured over (launches, satellites per launch, decays)",
+        kind="int",
+        default="12",
+        bounds=(1, 120),
+        dbt=True,
+    )
+    trend_window_months: int = setting(
+        "TREND_WINDOW_MONTHS",
+        "months the trend scenario fits the launch cadence's linear trend on",
+        kind="int",
+        default="24",
+        bounds=(2, 240),
+        dbt=True,
+    )
+    satellites_per_launch: float | None = setting(
+        "SATELLITES_PER_LAUNCH",
+        "satellites each future launch carries; unset: measured over the cadence window",
+        kind="optional_float",
+        shown="(measured)",
+        bounds=(0.1, 1000),
+        dbt=True,
+    )
+    decays_per_month: float | None = setting(
+        "DECAYS_PER_MONTH",
+        "satellites lost per month, which launches must replace; unset: measured over the cadence window",
+        kind="optional_float",
+        shown="(measured)",
+        bounds=(0, 100_000),
         dbt=True,
     )
     # --- tools and modes
@@ -262,8 +295,9 @@ def chart_schema() -> dict[str, Any]:
         if not s.chart:
             continue
         prop: dict[str, Any] = {"description": s.help.replace("`", "")}
-        if s.kind in ("int", "float"):
+        if s.kind in ("int", "float", "optional_float"):
             number = r"-?[0-9]+" if s.kind == "int" else r"-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?"
+            number = f"({number})?" if s.kind == "optional_float" else number  # empty: unset
             prop |= {"type": ["integer" if s.kind == "int" else "number", "string"], "pattern": f"^{number}$"}
             low, high = s.bounds or (-math.inf, math.inf)
             prop |= {"minimum": low, "maximum": high} if s.bounds else {}
@@ -390,6 +424,7 @@ _READERS: dict[str, Callable[[Setting, str, dict], Any]] = {
     "optional": lambda spec, raw, _: raw or None,
     "int": lambda spec, raw, _: int(_number(spec, raw, int)),
     "float": lambda spec, raw, _: _number(spec, raw, float),
+    "optional_float": lambda spec, raw, _: _number(spec, raw, float) if raw else None,
     "bool": lambda spec, raw, _: raw.lower() in ("1", "true", "yes"),
     "choice": _choice,
     "url": _http_url,
@@ -405,7 +440,7 @@ def _shown_value(spec: Setting, value: Any, settings: Settings) -> str:
     """A value as `starlink42k config` prints it (and dbt reads it): never a password."""
     if spec.kind == "warehouse_url":
         return masked_url(value) if value else f"(embedded, in {settings.data_dir / 'warehouse'})"
-    if spec.kind == "float":
+    if spec.kind in ("float", "optional_float") and value is not None:
         return f"{value:g}"
     if spec.kind == "bool":
         return "1" if value else "0"

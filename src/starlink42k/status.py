@@ -2,8 +2,9 @@
 
 Per ds and dataset: the records fetched (the raw snapshot's count), rejected and left outside the
 dataset's selection by `to-csv`, and the rows loaded (all four written by `load` into raw.load_log);
-per ds, the snapshot's answer from marts.fct_constellation_daily: satellites in orbit and the month
-each scenario reaches the target. The same figures as the Grafana dashboard's pipeline panels
+per ds, that run's answer from marts.fct_constellation_daily, as of its ds (so a backfill's rows are the
+point-in-time series): satellites in orbit and the month each scenario reaches the target, with the
+headline scenario's interval. The same figures as the Grafana dashboard's pipeline panels
 (charts/starlink-platform/dashboards/starlink42k.json), without a cluster.
 """
 
@@ -11,8 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 
 import psycopg
 from psycopg.rows import dict_row
@@ -32,12 +32,23 @@ where ds in (select distinct ds from raw.load_log order by ds desc limit %(last)
 order by ds desc, dataset
 """
 
-SNAPSHOTS_SQL = """
-select snapshot_ds as ds, as_of_date, forecast_source, satellites_in_orbit,
-       constant_cadence_reaches_target_month, trend_cadence_reaches_target_month
-from marts.fct_constellation_daily
-where snapshot_ds = any(%(ds)s)
+# As JSON rows: rows written before the ds column have their snapshot's ds (as dbt's post-hook makes
+# them at the next build), and columns added since read as null.
+ANSWERS_SQL = """
+select to_jsonb(d) as row
+from marts.fct_constellation_daily as d
+where coalesce((to_jsonb(d) ->> 'ds')::date, d.snapshot_ds) = any(%(ds)s)
 """
+ANSWER_FIELDS = (
+    "as_of_date",
+    "forecast_source",
+    "satellites_in_orbit",
+    "constant_cadence_reaches_target_month",
+    "trend_cadence_reaches_target_month",
+    "headline_scenario",
+    "headline_earliest_month",
+    "headline_latest_month",
+)
 
 
 @dataclass
@@ -54,16 +65,15 @@ class DatasetFigures:
 class DsStatus:
     ds: str
     datasets: list[DatasetFigures] = field(default_factory=list)
-    # From the snapshot's row in marts.fct_constellation_daily; None until dbt has built that ds.
+    # From the ds's row in marts.fct_constellation_daily; None until dbt has built that ds.
     as_of_date: str | None = None
     forecast_source: str | None = None
     satellites_in_orbit: int | None = None
     constant_cadence_reaches_target_month: str | None = None
     trend_cadence_reaches_target_month: str | None = None
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date | datetime) else value
+    headline_scenario: str | None = None
+    headline_earliest_month: str | None = None
+    headline_latest_month: str | None = None
 
 
 def _exists(conn: psycopg.Connection, table: str) -> bool:
@@ -89,16 +99,10 @@ def read_status(conn: psycopg.Connection, last: int = 10) -> list[DsStatus]:
                 )
             )
         if by_ds and _exists(conn, "marts.fct_constellation_daily"):
-            for row in cur.execute(SNAPSHOTS_SQL, {"ds": [date.fromisoformat(d) for d in by_ds]}).fetchall():
-                status = by_ds[row["ds"].isoformat()]
-                for key in (
-                    "as_of_date",
-                    "forecast_source",
-                    "satellites_in_orbit",
-                    "constant_cadence_reaches_target_month",
-                    "trend_cadence_reaches_target_month",
-                ):
-                    setattr(status, key, _iso(row[key]))
+            for (row,) in conn.execute(ANSWERS_SQL, {"ds": [date.fromisoformat(d) for d in by_ds]}).fetchall():
+                status = by_ds[row.get("ds") or row["snapshot_ds"]]
+                for key in ANSWER_FIELDS:
+                    setattr(status, key, row.get(key))
     return list(by_ds.values())
 
 
@@ -128,6 +132,11 @@ def status_text(warehouse: str, rows: list[DsStatus]) -> str:
                 f"{_month(r.constant_cadence_reaches_target_month)} at constant cadence, "
                 f"{_month(r.trend_cadence_reaches_target_month)} at trend cadence"
             )
+            if r.headline_earliest_month:
+                answer += (
+                    f"; headline {r.headline_scenario.replace('_', ' ')}, interval "
+                    f"{_month(r.headline_earliest_month)} to {_month(r.headline_latest_month)}"
+                )
         lines.append(f"ds {r.ds}  {answer}")
         lines.append(f"  {'dataset':<10} {'fetched':>9} {'rejected':>9} {'excluded':>9} {'loaded':>9}  loaded at")
         for d in r.datasets:

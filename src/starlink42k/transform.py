@@ -13,11 +13,13 @@ from pathlib import Path
 from . import warehouse as wh
 from .context import Context
 from .dbt_runner import dbt
-from .errors import ConfigError
+from .errors import ConfigError, PipelineError
 from .lake import Lake
 from .log import event, get_logger, timed
 
 log = get_logger("transform")
+# The datasets whose satellite records the answer is made of (either source).
+SATELLITE_DATASETS = ("starlink", "satcat")
 
 
 def transform(ctx: Context, ds: str, *, lock: bool = True) -> None:
@@ -25,6 +27,16 @@ def transform(ctx: Context, ds: str, *, lock: bool = True) -> None:
     with timed(log, "transform", "dbt build: staging → intermediate → marts", ds=ds):
         with wh.session(ctx.warehouse) as conn:  # dbt's sources must exist, loaded or not
             wh.create_raw_tables(conn)
+            # A ds before the first data has nothing to answer: refused here, not by a failing dbt test.
+            found = conn.execute(
+                "select exists (select from raw.load_log where dataset = any(%s) and ds <= %s)",
+                (list(SATELLITE_DATASETS), ds),
+            ).fetchone()[0]
+        if not found:
+            raise PipelineError(
+                f"no satellite snapshot is loaded on or before ds {ds}, so there is nothing to answer for it: "
+                f"run `starlink42k run --ds {ds}` (or extract, to-csv and load for it) first"
+            )
         with wh.marts_lock(ctx.warehouse) if lock else contextlib.nullcontext():
             dbt(ctx, "build", ds=ds)
 

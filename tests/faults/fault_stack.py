@@ -59,10 +59,11 @@ class Stack:
         return (self.lake_dir / f"reports/starlink/ds={ds}/answer.json").read_bytes()
 
     def answer_facts(self, ds: str) -> dict[str, Any]:
-        """answer.json without the two stamps of when the data was fetched and loaded: a rerun fetches
+        """answer.json without the stamps of when the data was fetched and loaded: a rerun fetches
         and loads again, so only those may differ (a rerun of `report` alone keeps even them)."""
         answer = json.loads(self.answer(ds))
         answer.pop("data_loaded_at")
+        answer.pop("data_fetched_at")
         for source in answer["sources"]:
             source.pop("fetched_at")
         return answer

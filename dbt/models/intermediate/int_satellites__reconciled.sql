@@ -19,8 +19,8 @@ satcat as (
 freshness as (
 
     select
-        max(as_of_date) filter (where source_name = 'spacex_api') as spacex_as_of,
-        max(as_of_date) filter (where source_name = 'celestrak_satcat') as satcat_as_of
+        max(data_as_of_date) filter (where source_name = 'spacex_api') as spacex_as_of,
+        max(data_as_of_date) filter (where source_name = 'celestrak_satcat') as satcat_as_of
     from {{ ref('int_sources__as_of') }}
 
 ),

@@ -1,6 +1,7 @@
-{#- The sources behind the answer: how current each is, which one the forecast uses, when and where
-    the snapshot read was fetched and loaded (its load), and the freshness verdict of the run
-    (`dbt source freshness` as of the run's date; null when no check was recorded for it). -#}
+{#- The sources behind the answer: how current each is (its newest record, and the date it answers
+    for), which one the forecast uses, when and where the snapshot read was fetched and loaded (its
+    load), and the freshness verdict of the run (`dbt source freshness` as of the run's date; null
+    when no check was recorded for it). -#}
 with
 
 sources as (
@@ -29,6 +30,7 @@ final as (
     select
         s.source_name,
         s.as_of_date,
+        s.data_as_of_date,
         s.satellites,
         s.snapshot_ds,
         s.is_forecast_source,

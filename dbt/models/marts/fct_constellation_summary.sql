@@ -1,4 +1,5 @@
-{#- One row: the three sub-answers on the as-of date, and where they come from. -#}
+{#- One row: the three sub-answers on the as-of date (the run's ds, or the data's newest date if that
+    is older), and where they come from. -#}
 with
 
 satellites as (
@@ -13,9 +14,11 @@ launches as (
 
 ),
 
-forecast as (
+measured as (
 
-    select * from {{ ref('fct_starlink_forecast') }} where scenario = 'constant_cadence'
+    -- the rates as measured, whatever the forecast assumes (SATELLITES_PER_LAUNCH, DECAYS_PER_MONTH)
+    select * from {{ ref('int_forecast_parameters__fitted') }}
+    where fit = 'answer' and scenario = 'constant_cadence'
 
 ),
 
@@ -29,6 +32,7 @@ final as (
 
     select
         src.as_of_date,
+        src.data_as_of_date,
         src.source_name as forecast_source,
         src.snapshot_ds,
         (select count(*) from satellites where is_in_orbit) as satellites_in_orbit,
@@ -38,15 +42,16 @@ final as (
         (select min(launch_date) from launches) as first_launch_date,
         (select max(launch_date) from launches) as last_launch_date,
         (select count(*) from launches
-            where launch_date > (src.as_of_date - make_interval(months => {{ var('trailing_months') }}))::date)
+            where launch_date > (src.as_of_date - make_interval(months => {{ cadence_window_months() }}))::date)
             as launches_trailing,
-        f.launches_per_month as launches_per_month_trailing,
-        f.satellites_per_launch as satellites_per_launch_trailing,
-        round((select avg(satellites_carried) from launches), 2)::float8 as satellites_per_launch_all_time,
-        f.decays_per_month as decays_per_month_trailing,
-        {{ var('trailing_months') }} as trailing_months
+        round(m.launches_per_month::numeric, 3)::float8 as launches_per_month_trailing,
+        round(m.satellites_per_launch_measured::numeric, 2)::float8 as satellites_per_launch_trailing,
+        -- no launch yet (a ds before the first): 0, like every other figure
+        coalesce(round((select avg(satellites_carried) from launches), 2)::float8, 0) as satellites_per_launch_all_time,
+        round(m.decays_per_month_measured::numeric, 2)::float8 as decays_per_month_trailing,
+        {{ cadence_window_months() }} as trailing_months
     from source as src
-    cross join forecast as f
+    cross join measured as m
 
 )
 

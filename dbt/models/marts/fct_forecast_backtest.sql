@@ -1,43 +1,12 @@
-{#- How good is the forecast? Fitted on the data up to a cut-off, its prediction of the satellites in
-    orbit backtest_horizon_months later, against the count the data shows for that date. Decay
-    dates recorded after the cut-off are used for both sides, so the error measures the method,
-    not late reporting. -#}
+{#- The rolling-origin backtest: each backtest fit's forecast (every scenario, and a naive baseline
+    that holds the origin's count) at each of backtest_horizons months, against the satellites in
+    orbit the data shows on that date. Only pairs the data can check (on or before the as-of date)
+    are kept; the cut-off fit of `starlink42k backtest --cutoff` is kept either way, with a null
+    actual past the as-of date. Decay dates recorded after an origin are used for both sides, so the
+    error measures the method, not late reporting.
+    growth_ratio = actual growth since the origin / forecast growth (null when the forecast does not
+    grow): what the 42,000 month's interval is made of (fct_forecast_backtest_accuracy). -#}
 with
-
-parameters as (
-
-    select * from {{ ref('int_forecast_parameters__fitted') }} where fit = 'backtest'
-
-),
-
-at_horizon as (
-
-    -- the backtest's path, backtest_horizon_months after the cut-off
-    select *
-    from {{ ref('int_forecast_paths__projected') }}
-    where fit = 'backtest'
-      and month_offset = {{ var('backtest_horizon_months') }}
-
-),
-
-satellites as (
-
-    select * from {{ ref('fct_starlink_satellites') }}
-
-),
-
-predicted as (
-
-    select
-        i.scenario,
-        i.as_of_date as cutoff_date,
-        p.projected_on as checked_on,
-        i.satellites_in_orbit as in_orbit_at_cutoff,
-        p.projected_in_orbit as predicted_in_orbit
-    from parameters as i
-    inner join at_horizon as p using (scenario)
-
-),
 
 as_of as (
 
@@ -45,42 +14,95 @@ as_of as (
 
 ),
 
+origins as (
+
+    select distinct fit, as_of_date, satellites_in_orbit
+    from {{ ref('int_forecast_parameters__fitted') }}
+    where fit in ('backtest', 'cutoff')
+
+),
+
+horizons as (
+
+    select
+        o.*,
+        h.horizon_months
+    from origins as o
+    cross join unnest(
+        case when o.fit = 'backtest'
+             then array[{{ backtest_horizons() | join(', ') }}]
+             else array[{{ var('backtest_horizon_months') | int }}]
+        end
+    ) as h (horizon_months)
+
+),
+
+pairs as (
+
+    select
+        fit,
+        as_of_date as origin_date,
+        horizon_months,
+        (as_of_date + make_interval(months => horizon_months))::date as checked_on,
+        satellites_in_orbit as in_orbit_at_origin
+    from horizons
+
+),
+
+forecasts as (
+
+    select
+        pr.*,
+        p.scenario,
+        p.projected_in_orbit as predicted_in_orbit
+    from pairs as pr
+    inner join {{ ref('int_forecast_paths__projected') }} as p
+        on p.fit = pr.fit
+       and p.as_of_date = pr.origin_date
+       and p.month_offset = pr.horizon_months
+
+    union all
+
+    select
+        pr.*,
+        'naive' as scenario,
+        pr.in_orbit_at_origin::float8 as predicted_in_orbit
+    from pairs as pr
+
+),
+
 compared as (
 
     select
-        p.scenario,
-        p.cutoff_date,
-        p.checked_on,
-        {{ var('backtest_horizon_months') }} as horizon_months,
-        p.in_orbit_at_cutoff,
-        round(p.predicted_in_orbit::numeric)::integer as predicted_in_orbit,
-        count(s.norad_id)::integer as actual_in_orbit,
-        round(p.predicted_in_orbit::numeric)::integer - count(s.norad_id)::integer as error,
-        round((100.0 * (p.predicted_in_orbit - count(s.norad_id)) / nullif(count(s.norad_id), 0))::numeric, 1)::float8
-            as error_pct
-    from predicted as p
-    left join satellites as s
-        on s.launch_date <= p.checked_on
-       and (s.decayed_on is null or s.decayed_on > p.checked_on)
-    group by p.scenario, p.cutoff_date, p.checked_on, p.in_orbit_at_cutoff, p.predicted_in_orbit
+        f.*,
+        -- a check date past the as-of date has no actual yet; one before the first launch, 0
+        case when f.checked_on <= a.as_of_date then coalesce(c.satellites_in_orbit, 0) end as actual_in_orbit
+    from forecasts as f
+    cross join as_of as a
+    left join {{ ref('int_constellation__counted_by_day') }} as c
+        on c.day = f.checked_on
+    where f.fit = 'cutoff' or f.checked_on <= a.as_of_date
 
 ),
 
 final as (
 
-    -- a check date past the data's as-of date has no actual count yet
     select
-        c.scenario,
-        c.cutoff_date,
-        c.checked_on,
-        c.horizon_months,
-        c.in_orbit_at_cutoff,
-        c.predicted_in_orbit,
-        case when c.checked_on <= a.as_of_date then c.actual_in_orbit end as actual_in_orbit,
-        case when c.checked_on <= a.as_of_date then c.error end as error,
-        case when c.checked_on <= a.as_of_date then c.error_pct end as error_pct
-    from compared as c
-    cross join as_of as a
+        fit,
+        origin_date,
+        scenario,
+        horizon_months,
+        checked_on,
+        in_orbit_at_origin,
+        round(predicted_in_orbit::numeric, 1)::float8 as predicted_in_orbit,
+        actual_in_orbit,
+        round((predicted_in_orbit - actual_in_orbit)::numeric, 1)::float8 as error,
+        round((100 * (predicted_in_orbit - actual_in_orbit) / nullif(actual_in_orbit, 0))::numeric, 2)::float8
+            as error_pct,
+        case when predicted_in_orbit > in_orbit_at_origin then
+            round(((actual_in_orbit - in_orbit_at_origin) / (predicted_in_orbit - in_orbit_at_origin))::numeric, 4)::float8
+        end as growth_ratio
+    from compared
 
 )
 

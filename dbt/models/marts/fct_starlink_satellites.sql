@@ -1,4 +1,5 @@
-{#- Factless fact: one row per Starlink satellite, with its launch and its state on the as-of date. -#}
+{#- Factless fact: one row per Starlink satellite the records list, with its launch and its state on
+    the as-of date (a past ds: satellites launched later are listed, not in orbit). -#}
 with
 
 satellites as (
@@ -15,7 +16,7 @@ launches as (
 
 as_of as (
 
-    select as_of_date, source_name from {{ ref('int_sources__as_of') }} where is_forecast_source
+    select as_of_date, data_as_of_date from {{ ref('int_sources__as_of') }} where is_forecast_source
 
 ),
 
@@ -34,14 +35,15 @@ final as (
         -- dates
         coalesce(s.launch_date, l.launch_date) as launch_date,
         s.decay_date,
-        -- decayed on an unknown date: counted as decayed from the as-of date on
-        case when s.is_decayed then coalesce(s.decay_date, a.as_of_date) end as decayed_on,
+        -- decayed on an unknown date: counted as decayed from the records' newest date on (when
+        -- they say so), so a past ds still counts it in orbit
+        case when s.is_decayed then coalesce(s.decay_date, a.data_as_of_date) end as decayed_on,
         a.as_of_date,
 
         -- state on the as-of date: launched by then and not decayed by then
         s.is_decayed,
         coalesce(s.launch_date, l.launch_date) <= a.as_of_date
-            and not (s.is_decayed and coalesce(s.decay_date, a.as_of_date) <= a.as_of_date)
+            and not (s.is_decayed and coalesce(s.decay_date, a.data_as_of_date) <= a.as_of_date)
             as is_in_orbit,
 
         s.in_spacex_api,
