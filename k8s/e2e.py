@@ -203,6 +203,7 @@ def comparable(answer_json: bytes) -> dict:
 
     answer = Answer.from_json(answer_json).to_dict()
     answer.pop("data_loaded_at")
+    answer.pop("data_fetched_at")
     answer.pop("files")
     for source in answer["sources"]:
         for name in VOLATILE_SOURCE_FIELDS:

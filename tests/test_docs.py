@@ -13,7 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 # Every README of the project (not vendored or generated folders).
-SKIP = {".venv", ".venv-checkov", ".tools", ".charts", "node_modules", "data", "build", "dbt_packages", "target"}
+SKIP = {".venv", ".venv-checkov", ".tools", ".charts", ".pytest_cache", "node_modules", "data", "build", "dbt_packages"}
+SKIP |= {"target", ".cluster-logs"}
 READMES = sorted(p for p in ROOT.rglob("README.md") if not SKIP & set(p.relative_to(ROOT).parts))
 
 
