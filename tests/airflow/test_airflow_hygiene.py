@@ -69,10 +69,10 @@ def test_every_image_reference_is_pinned() -> None:
 def test_pod_images_are_the_airflow_images_own_tag(monkeypatch) -> None:
     """The pods run the pipeline and dbt images of the build the Airflow image belongs to: the tag
     images/tag.sh gave `make images`, which the Airflow image keeps as STARLINK_IMAGE_TAG."""
-    from starlink import pod_defaults
+    from starlink import kubernetes
 
     monkeypatch.setenv("STARLINK_IMAGE_TAG", "5eed1234abcd")
-    assert (pod_defaults.pipeline_image(), pod_defaults.dbt_image()) == (
+    assert (kubernetes.pipeline_image(), kubernetes.dbt_image()) == (
         "starlink42k/pipeline:5eed1234abcd",
         "starlink42k/dbt:5eed1234abcd",
     )
