@@ -8,63 +8,11 @@ is test_airflow_processes.py's.
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
 import pytest
-from airflow_helpers import load_dag
-
-
-class Webhook:
-    """A Slack incoming webhook stand-in: records every POST, answers `ok` like Slack."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                hook.posts.append({"path": self.path, "json": json.loads(body)})
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
-    hook = Webhook()
-    # JSON form with the whole base URL in `host`: the hook ignores the port of a URI-form connection.
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SLACK_ALERTS",
-        json.dumps({"conn_type": "slackwebhook", "host": hook.url, "password": "services/T0/B0/test-only"}),
-    )
-    yield hook
-    hook.close()
-
-
-def closed_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from airflow_helpers import Webhook, closed_port, load_dag
 
 
 def test_failed_tasks_and_their_run_post_one_alert_each_in_dags_test(
