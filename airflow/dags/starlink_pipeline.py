@@ -35,6 +35,11 @@ with DAG(
     start_date=datetime(2024, 1, 1, tzinfo=UTC),
     catchup=False,  # backfills are explicit (`airflow backfill create`), never a surprise on deploy
     max_active_runs=1,  # runs share the warehouse's marts: one ds at a time
+    # Worker pods at once (tasks queued or running; the dbt models' tasks wait in the triggerer and
+    # do not count): the DAG's widest step, the three datasets' ingest. A 2-CPU kind node has room
+    # for three workers and their pods beside Airflow and the platform (tests/benchmarks/dag_cost.py);
+    # more, e.g. models retried on their own at once, would wait for CPU.
+    max_active_tasks=3,
     dagrun_timeout=timedelta(hours=3),
     default_args=alerts.default_args(),
     on_failure_callback=alerts.run_failed(),
