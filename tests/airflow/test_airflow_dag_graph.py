@@ -109,6 +109,7 @@ def test_dag_settings(k8s_dag) -> None:
     assert dag.schedule == "@daily" or str(dag.timetable.summary) == "@daily"
     assert dag.catchup is False
     assert dag.max_active_runs == 1
+    assert dag.max_active_tasks == 3
     assert dag.dagrun_timeout == timedelta(hours=3)
     assert dag.start_date.isoformat() == "2024-01-01T00:00:00+00:00"
 
@@ -198,5 +199,6 @@ def test_a_new_answer_schedules_the_consumer_dag(manifest: dict) -> None:
     assert bag.import_errors == {}
     dag = bag.dags["starlink_answer_changed"]
     assert [a.name for a in dag.timetable.asset_condition.objects] == ["starlink/report/answer"]
+    assert dag.dagrun_timeout == timedelta(minutes=30)
     (task,) = dag.tasks
     assert [a.name for a in task.inlets] == ["starlink/report/answer"]

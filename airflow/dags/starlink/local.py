@@ -4,8 +4,8 @@ ExecutionMode.LOCAL with dbt/profiles.yml. No cluster needed: `make airflow-run`
 tasks.py picks this module or kubernetes.py once. cosmos is imported by the functions that build
 dbt tasks only (answers.py asks the CLI through this module at run time).
 
-dbt (through cosmos) gets the same warehouse and lake as the CLI steps by asking the CLI, the one
-contract with the pipeline, as the pods get them from the Secrets:
+dbt (through cosmos) gets the same warehouse and lake as the CLI steps by asking the CLI, as the pods
+get them from the Secrets:
 - the warehouse: `starlink42k warehouse dbt-env` prints the variables dbt/profiles.yml reads, for
   WAREHOUSE_URL or for the embedded PostgreSQL under DATA_DIR (started if needed);
 - the docs: `starlink42k publish-docs --from <target>` copies them into the lake, as the cluster's

@@ -11,7 +11,7 @@ local       every CLI step is a process of the `starlink42k` CLI of this checkou
 
 Both modes run the same commands with the same `--ds`, read the same environment variable names
 and produce the same lake and warehouse contents, so `make airflow-run` exercises the DAG the
-cluster runs. The CLI is the only way they reach the pipeline (see airflow/README.md).
+cluster runs.
 """
 
 from __future__ import annotations
