@@ -99,3 +99,69 @@ def test_a_frozen_catalogue_stops_the_run_at_the_freshness_gate_and_alerts(
         "193 days before 2027-06-01 (threshold 45 days)"
     )
     assert "spacex" not in why  # stale too, but a warning only
+
+
+# --- a stale source is a verdict: the gate fails without retries; anything else keeps them -------------
+
+STALE = (
+    "freshness gate: CelesTrak SATCAT (celestrak.satcat) is too old: its newest record is from 2026-11-20, "
+    "11 days before 2026-12-01 (threshold 5 days)"
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "verdict"),
+    [
+        (STALE, True),
+        # a source dbt could not check (e.g. the warehouse dropped the connection) is no verdict
+        ("freshness gate: CelesTrak SATCAT (celestrak.satcat): dbt could not check its freshness", False),
+        ("warehouse postgresql://warehouse:5432/warehouse refused the connection", False),
+    ],
+    ids=["stale", "unchecked", "warehouse"],
+)
+def test_the_gate_pod_fails_at_once_on_a_stale_source_only(
+    monkeypatch: pytest.MonkeyPatch, line: str, verdict: bool
+) -> None:
+    """Kubernetes mode: the pod's termination message (the CLI's line) decides. Kubernetes is the
+    only stand-in: a pod whose container ended with that message, and the exception the pod
+    operator raises for it."""
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+    from airflow_helpers import template_context
+    from kubernetes.client import models as k8s
+
+    gate = load_dag(monkeypatch, STARLINK_EXECUTION="kubernetes").get_task("freshness")
+    ended = k8s.V1ContainerState(terminated=k8s.V1ContainerStateTerminated(exit_code=1, message=line + "\n"))
+    status = k8s.V1ContainerStatus(
+        name="base", state=ended, image=gate.image, image_id="", ready=False, restart_count=0
+    )
+    pod = k8s.V1Pod(metadata=k8s.V1ObjectMeta(name="freshness-x"), status=k8s.V1PodStatus(container_statuses=[status]))
+
+    def cluster(self: KubernetesPodOperator, context: object) -> None:
+        self.remote_pod = pod  # as execute_sync leaves it, then cleanup() raises:
+        raise AirflowException(f"Pod freshness-x returned a failure.\n{line}\n")
+
+    monkeypatch.setattr(KubernetesPodOperator, "execute", cluster)
+    with pytest.raises(AirflowException) as failure:
+        gate.execute(template_context(gate))
+    assert isinstance(failure.value, AirflowFailException) is verdict
+    assert str(failure.value) == line  # the Slack alert's Why: line
+
+
+def test_the_local_gate_keeps_its_retries_when_the_warehouse_is_unreachable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """Local mode, the real CLI: an unreachable warehouse is an error like any other."""
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+    from airflow_helpers import template_context
+
+    gate = load_dag(monkeypatch, STARLINK_EXECUTION="local").get_task("freshness")
+    monkeypatch.setenv("WAREHOUSE_URL", f"postgresql://nobody@127.0.0.1:{closed_port()}/warehouse")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    context = template_context(gate)
+    gate.render_template_fields(context)
+    with pytest.raises(AirflowException) as failure:
+        gate.execute(context)
+    assert not isinstance(failure.value, AirflowFailException)
+    print(failure.value)
+    assert str(failure.value) != "Bash command failed. The command returned a non-zero exit code 1."

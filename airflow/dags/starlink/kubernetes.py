@@ -39,6 +39,7 @@ from typing import Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.secret import Secret
+from airflow.providers.cncf.kubernetes.utils.container import get_container_termination_message
 from airflow.triggers.base import StartTriggerArgs
 from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
 from cosmos.constants import PRODUCER_WATCHER_TASK_ID, DbtResourceType, ExecutionMode, LoadMode, TestBehavior
@@ -221,8 +222,6 @@ class CliPodOperator(Step, KubernetesPodOperator):
         try:
             result = super().execute(context)
         except Exception as exc:
-            from airflow.providers.cncf.kubernetes.utils.pod_manager import get_container_termination_message
-
             reason = self.remote_pod and get_container_termination_message(self.remote_pod, self.base_container_name)
             self.raise_failure(reason or "", exc)
         self.announce(context)
