@@ -33,6 +33,7 @@ from airflow.triggers.base import TaskFailedEvent, TaskSkippedEvent, TaskSuccess
 from cosmos.listeners.dag_run_listener import EventStatus
 from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
 from cosmos.operators._watcher.state import (
+    PRODUCER_FINAL_STATES,
     ProducerTaskState,
     get_dbt_event_xcom_key,
     is_dbt_node_status_failed,
@@ -104,10 +105,10 @@ class DbtBuildWatcherTrigger(WatcherTrigger):
 
     async def _outcome(self, producer: str | None) -> str | None:
         """success, failed or skipped once known; None while the producer is still at it."""
+        over = producer in (*PRODUCER_FINAL_STATES, "up_for_retry")  # its `dbt build` has ended
         model = await self._get_node_status()
         if is_dbt_node_status_failed(model):
-            await self._log_events([self.model_unique_id])
-            return EventStatus.FAILED
+            return await self._failed([self.model_unique_id], over)
         if is_dbt_node_status_skipped(model):
             self.log.info("dbt skipped %s", self.model_unique_id)
             return EventStatus.SKIPPED
@@ -120,9 +121,7 @@ class DbtBuildWatcherTrigger(WatcherTrigger):
                 self.log.info("%s built, its %s tests passed", self.model_unique_id, len(self.tests))
                 return EventStatus.SUCCESS
             if is_dbt_node_status_failed(tests):
-                self.log.error("%s built, but a test of it failed:", self.model_unique_id)
-                await self._log_events(self.tests)
-                return EventStatus.FAILED
+                return await self._failed(self.tests, over)
         if producer == ProducerTaskState.FAILED:
             self.log.error(
                 "%s failed before it reported %s (model: %s, tests: %s): see its log",
@@ -137,12 +136,18 @@ class DbtBuildWatcherTrigger(WatcherTrigger):
             return EventStatus.SUCCESS
         return None
 
-    async def _log_events(self, unique_ids: list[str]) -> None:
-        """dbt's event for each node that did not pass (the producer keeps them as XComs)."""
-        for unique_id in unique_ids:
-            event = await self.get_xcom_val(get_dbt_event_xcom_key(unique_id))
-            if event and not is_dbt_node_status_success(event.get("status")):
-                self.log.error("%s: %s: %s", unique_id, event.get("status"), event.get("msg"))
+    async def _failed(self, unique_ids: list[str], over: bool) -> str | None:
+        """Failed, with dbt's message for each node that did not pass in the task's log. dbt states
+        why in the summary at the end of its run: until the producer's build is over, wait for it."""
+        events = {uid: await self.get_xcom_val(get_dbt_event_xcom_key(uid)) for uid in unique_ids}
+        failed = {uid: e for uid, e in events.items() if e and not is_dbt_node_status_success(e.get("status"))}
+        if not any(e.get("msg") for e in failed.values()) and not over:
+            return None
+        for uid, event in failed.items():
+            self.log.error("%s: %s", uid, event.get("msg") or event.get("status"))
+        if not failed:
+            self.log.error("%s failed: see %s's log", self.model_unique_id, self.producer_task_id)
+        return EventStatus.FAILED
 
     def _event(self, status: str) -> TriggerEvent:
         if not self.end_from_trigger:  # the payload cosmos' execute_complete reads, on a worker

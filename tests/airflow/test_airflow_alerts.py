@@ -57,6 +57,7 @@ def test_failed_tasks_and_their_run_post_one_alert_each_in_dags_test(
     assert len(texts) == 3
 
 
+@pytest.mark.pipeline  # the real ingest of the three datasets, then the gate: minutes
 def test_a_frozen_catalogue_stops_the_run_at_the_freshness_gate_and_alerts(
     airflow_db, webhook: Webhook, sample_replay, warehouse_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

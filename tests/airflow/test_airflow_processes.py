@@ -283,6 +283,9 @@ def test_dbt_model_tasks_start_and_end_in_the_triggerer(airflow, dbt_logs, manif
     assert {t: ti["state"] for t, ti in builds.items()} == expected
     if log == "satcat_gone":
         assert {"failed", "upstream_failed", "success"} <= set(expected.values())
+        # a failed model's task says why, in dbt's words
+        why = processes.task_log(REPLAY_DAG, run_id, "dbt.stg_celestrak__satcat_model_build")
+        assert 'relation \\"raw.satcat\\" does not exist' in why or 'relation "raw.satcat" does not exist' in why, why
     for task_id, ti in builds.items():
         if ti["state"] != "upstream_failed":
             assert ti["try_number"] == 1, task_id
@@ -291,3 +294,29 @@ def test_dbt_model_tasks_start_and_end_in_the_triggerer(airflow, dbt_logs, manif
             log = processes.task_log(REPLAY_DAG, run_id, task_id)
             assert "reported nothing more" not in log and "failed before it reported" not in log, log
     assert tis["dbt.dbt_producer_watcher"]["queued_dttm"] is not None  # the one that does run on one
+
+
+def test_a_failed_model_is_retried_on_its_own_on_a_worker(airflow, dbt_logs) -> None:
+    """Cleared in the UI (or retried) after the producer's build is over, a model's task resumes on a
+    worker, where cosmos builds that model alone in a dbt pod (here no cluster answers, so that pod
+    fails; its spec is test_airflow_pods.py's)."""
+    processes, _, _ = airflow
+    run_id = f"test__{datetime(2024, 1, 2, tzinfo=UTC).isoformat()}"  # the satcat_gone run above
+    task_id = "dbt.stg_celestrak__satcat_model_build"
+    assert processes.task_instances(REPLAY_DAG, run_id)[task_id]["state"] == "failed"
+    # that run's only (Airflow 3.3 does not match `^` or `$` against a grouped task's id)
+    day = "2024-01-02"
+    processes.airflow(
+        "tasks", "clear", REPLAY_DAG, "-t", "stg_celestrak__satcat_model_build", "-s", day, "-e", day, "-y"
+    )
+    deadline = time.monotonic() + 300
+    while True:
+        ti = processes.task_instances(REPLAY_DAG, run_id)[task_id]
+        if ti["try_number"] >= 2 and ti["state"] in ("failed", "success"):
+            break
+        assert time.monotonic() < deadline, f"{task_id} still {ti}\n{processes.logs()}"
+        time.sleep(1)
+    assert ti["try_number"] == 2 and ti["queued_dttm"] is not None  # on a worker this time
+    log = processes.task_log(REPLAY_DAG, run_id, task_id)
+    assert "the producer's build is over; dbt builds the model again, alone" in log
+    assert "Retry attempt #1" in log and "Running model 'model.starlink42k.stg_celestrak__satcat'" in log

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import dataclasses
+import functools
 import heapq
 import json
 import os
@@ -197,8 +199,10 @@ def kubernetes_mode() -> Iterator[None]:
                 os.environ[name] = value
 
 
+@functools.cache
 def pipeline_dag() -> Any:
-    """starlink_pipeline in kubernetes mode, as the cluster's DAG processor parses it."""
+    """starlink_pipeline in kubernetes mode, as the cluster's DAG processor parses it (parsed once;
+    a design that changes its tasks changes a copy)."""
     with kubernetes_mode():
         from airflow.dag_processing.dagbag import DagBag
 
@@ -289,7 +293,7 @@ DESIGNS = ("as-was", "after-all", "pod-per-model", "after-each+trig", "new", "ne
 
 def design(name: str) -> tuple[int, dict[str, tuple[Any, set[str]]]]:
     """Design `name`: its DAG's max_active_tasks, and its task graph (task id -> (task, upstream ids))."""
-    dag = pipeline_dag()
+    dag = copy.deepcopy(pipeline_dag())
     if name == "new":
         return dag.max_active_tasks, as_is(dag)
     if name == "new+local":
