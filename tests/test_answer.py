@@ -13,8 +13,8 @@ import pytest
 
 from starlink42k import cli
 from starlink42k.answer import Answer
+from starlink42k.render import summary_text
 from starlink42k.replay import ReplayServer
-from starlink42k.report import summary_text
 from support import spacex_docs as docs
 from support.expected import independent_answer
 

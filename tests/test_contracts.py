@@ -3,8 +3,8 @@ every other layer follows it instead of keeping a copy.
 
 - the datasets: src/starlink42k/datasets.py; dbt's sources mark the same tables (meta.dataset) and
   document only columns the dataset has (the DAG reads the marks: tests/airflow/test_airflow_contracts.py)
-- the settings: settings.VARIABLES; every variable the library reads is there (and so in the README
-  and cleared by the tests' fixture, which iterates it)
+- the settings: settings.Settings' fields; every variable the library reads is declared there (and so in
+  the README, dbt's environment, the chart's schema, and cleared by the tests' fixture, which iterates them)
 - the lake and data-folder defaults: settings.py; the Makefiles and the DAG ask the CLI
 - the image tag: images/tag.sh; no file spells a tag of ours
 (Secret and ConfigMap names: tests/k8s/test_k8s_contracts.py.)
@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from starlink42k import datasets
-from starlink42k.settings import VARIABLES, Settings, variable_names
+from starlink42k.settings import Settings, settings, variable_names
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src" / "starlink42k"
@@ -95,9 +95,10 @@ def test_dbt_reads_the_pipelines_settings_with_the_same_defaults() -> None:
     of dbt's vars); their defaults are the pipeline's."""
     project = (REPO / "dbt" / "dbt_project.yml").read_text()
     target_default = re.search(r"env_var\('TARGET_SATELLITES', '(\d+)'\)", project)
-    assert target_default and target_default.group(1) == VARIABLES["TARGET_SATELLITES"][0]
+    default = {s.name: s.default for s in settings()}
+    assert target_default and target_default.group(1) == default["TARGET_SATELLITES"]
     # DATASETS unset or empty in dbt means every dataset, as the pipeline's default does
-    assert "env_var('DATASETS', '')" in project and VARIABLES["DATASETS"][0] == ",".join(datasets.NAMES)
+    assert "env_var('DATASETS', '')" in project and default["DATASETS"] == ",".join(datasets.NAMES)
 
 
 # Variables the library reads that belong to other tools, not to the pipeline's settings.
@@ -109,15 +110,16 @@ FOREIGN = {
 
 
 def test_every_variable_the_library_reads_is_a_documented_setting() -> None:
-    # os.environ anywhere; in settings.py also its own readers, get(name, ...) and number(name, ...)
+    """Settings.from_env reads every declared field; any other os.environ read of the library is a
+    declared external setting (LOG_FORMAT) or another tool's variable (FOREIGN)."""
     environ = re.compile(r"""environ(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']""")
-    own = re.compile(r"""\b(?:get|number)\(\s*["']([A-Z][A-Z0-9_]+)["']""")
-    read = set(own.findall((SRC / "settings.py").read_text()))
+    read = set()
     for path in SRC.rglob("*.py"):
         read |= set(environ.findall(path.read_text()))
-    assert read, "the scan found the reads"
+    assert "LOG_FORMAT" in read, "the scan found the reads"
     assert read - set(FOREIGN) <= set(variable_names())
-    assert set(variable_names()) - {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= read | {"LOG_FORMAT"}
+    fields = Settings.from_env({}).effective()
+    assert set(variable_names()) - set(fields) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "LOG_FORMAT"}
 
 
 def test_the_lake_and_data_folder_defaults_live_in_settings_only(tmp_path: Path) -> None:

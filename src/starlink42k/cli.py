@@ -24,8 +24,8 @@ from .answer import Answer
 from .context import Context
 from .datasets import NAMES as DATASETS
 from .errors import PipelineError
-from .report import summary_text
-from .settings import VARIABLES, Settings
+from .render import summary_text
+from .settings import Settings, settings
 
 logger = logs.get_logger("cli")
 
@@ -195,7 +195,7 @@ def _add_dataset(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    env_help = "\n".join(f"  {k:<28} {d}  (default: {v})" for k, (v, d) in VARIABLES.items())
+    env_help = "\n".join(f"  {s.name:<24} {s.help}  (default: {s.documented_default})" for s in settings())
     parser = argparse.ArgumentParser(
         prog="starlink42k",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -24,9 +24,9 @@ from typing import Any
 from . import datasets
 from . import warehouse as wh
 from .context import Context
+from .dbt_runner import dbt, dbt_state_lock
 from .errors import PipelineError
 from .log import event, get_logger, timed
-from .transform import dbt, dbt_state_lock
 
 log = get_logger("freshness")
 PERIOD_DAYS = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1.0}

@@ -20,13 +20,14 @@ from pathlib import Path
 from . import warehouse as wh
 from .answer import Answer
 from .context import Context
+from .dbt_runner import dbt
 from .freshness import freshness
 from .ingest import extract, fetch, load, to_csv, write_raw
 from .log import event, get_logger
 from .replay import SAMPLE_DIR, ReplayServer
 from .report import backtest_text, report
 from .settings import Settings
-from .transform import dbt, marts_lock, publish_docs, transform
+from .transform import publish_docs, transform
 
 __all__ = ["backtest", "demo", "extract", "freshness", "load", "publish_docs", "report", "run", "to_csv", "transform"]
 log = get_logger("pipeline")
@@ -48,7 +49,7 @@ def run(ctx: Context, ds: str) -> Answer:
         for name in names:
             load(ctx, name, ds)
         freshness(ctx, ds)  # recorded and reported; only the Airflow run's gate fails on an error
-        with marts_lock(ctx):
+        with wh.marts_lock(ctx.warehouse):
             transform(ctx, ds, lock=False)
             answer = report(ctx, ds, lock=False)
     seconds = time.perf_counter() - started

@@ -1,16 +1,22 @@
 """Configuration, from environment variables only (read when a command runs, never at import).
 
-Every variable, its default and its meaning is listed in ``VARIABLES``; the README's table is the
-same list. Invalid values fail with an error naming the variable.
+Each setting is declared once, as a field of ``Settings``: its variable, type, default, bounds and
+help. Everything else is derived from that declaration: the parsing and its error messages, the
+README's table (``markdown_table``, through cog), ``starlink42k config`` (``effective``), the
+variables dbt reads (``dbt_env``) and the schema of the platform chart's ``pipelineSettings``
+(``chart_schema``). Adding a setting is one field here.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from .datasets import NAMES as ALL_DATASETS
@@ -20,156 +26,316 @@ from .log import masked_url
 PUBLIC_SPACEX_API = "https://api.spacexdata.com/v4"
 PUBLIC_CELESTRAK = "https://celestrak.org"
 
-# name: (default shown to users, description)
-VARIABLES: dict[str, tuple[str, str]] = {
-    "SPACEX_API_URL": (PUBLIC_SPACEX_API, "SpaceX API v4 base URL"),
-    "CELESTRAK_URL": (PUBLIC_CELESTRAK, "CelesTrak base URL (SATCAT)"),
-    "CELESTRAK_FORMAT": ("json", "SATCAT format to fetch: `json` or `csv`"),
-    "DATASETS": (",".join(ALL_DATASETS), "datasets `run` ingests; drop `satcat` to switch CelesTrak off"),
-    "DATA_DIR": ("./data", "local state: embedded warehouse, local lake, dbt target"),
-    "LAKE_URL": ("file://$DATA_DIR/lake", "lake: `file:///abs/path` or `s3://bucket/prefix`"),
-    "S3_ENDPOINT_URL": ("(AWS)", "S3 API endpoint, e.g. MinIO `http://localhost:9000`"),
-    "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY": ("(none)", "S3 credentials (standard AWS variables)"),
-    "WAREHOUSE_URL": ("(embedded)", "PostgreSQL URL; unset starts an embedded PostgreSQL in $DATA_DIR"),
-    "HTTP_TIMEOUT": ("30", "seconds per HTTP request (connect and read)"),
-    "HTTP_MAX_ATTEMPTS": ("5", "attempts per request on connection errors, timeouts, 429 and 5xx"),
-    "HTTP_BACKOFF_SECONDS": ("1", "first retry delay; doubles each attempt, with jitter"),
-    "HTTP_MAX_RESPONSE_MB": ("50", "largest HTTP response body read; a larger one is refused, not buffered"),
-    "SPACEX_PAGE_SIZE": ("500", "documents per page of the SpaceX query API"),
-    "REJECT_THRESHOLD": ("0.01", "fraction of rejected records above which `to-csv` fails"),
-    "STALE_AFTER_DAYS": ("30", "a source whose newest record is older than this is stale (dbt freshness warns)"),
-    "SATCAT_ERROR_AFTER_DAYS": ("45", "a CelesTrak snapshot older than this fails the Airflow run (freshness gate)"),
-    "TARGET_SATELLITES": ("42000", "constellation size the forecast aims at"),
-    "DBT_PROJECT_DIR": ("./dbt", "the dbt project `transform` builds (the dbt image sets /opt/dbt)"),
-    "LOG_FORMAT": ("text (json in Kubernetes)", "`text` or `json` log lines on stderr"),
-    "SAMPLE_DATA": ("0", "1 marks the answer as sample data (set by `make demo`)"),
-    "BACKUP_KEEP": ("7", "`starlink42k backup` keeps this many newest backups in $DATA_DIR/backups"),
-}
-
-
-def markdown_table() -> str:
-    """The README's configuration table (generated with cog: `make docs`)."""
-    rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for name, (default, doc) in VARIABLES.items():
-        names = " / ".join(f"`{n}`" for n in name.split(" / "))
-        shown = default if default.startswith("(") else f"`{default}`"
-        rows.append(f"| {names} | {shown} | {doc} |")
-    return "\n".join(rows) + "\n"
-
-
-def variable_names() -> list[str]:
-    """Every environment variable the pipeline reads (the table lists AWS's two on one row)."""
-    return [name for row in VARIABLES for name in row.split(" / ")]
-
 
 @dataclass(frozen=True)
+class Setting:
+    """One environment variable: how it is read, documented and passed on.
+
+    kind      how the text is read: text, int, float, bool, choice, url (http/https), datasets,
+              folder, path, lake_url, warehouse_url, optional (text or nothing), external (read by
+              another library, e.g. boto3's credentials: documented only)
+    default   the text used when the variable is unset or blank ("" = none)
+    shown     the default as the docs show it, when that is not ``default`` itself
+    dbt       dbt reads it from the environment too (dbt_project.yml's vars, the sources' freshness)
+    chart     a user may set it in the platform chart's ``pipelineSettings`` (not credentials,
+              endpoints or paths the pods fix)
+    """
+
+    name: str
+    help: str
+    kind: str = "text"
+    default: str = ""
+    shown: str = ""
+    bounds: tuple[float, float] | None = None
+    choices: tuple[str, ...] = ()
+    dbt: bool = False
+    chart: bool = True
+
+    @property
+    def documented_default(self) -> str:
+        return self.shown or (f"`{self.default}`" if self.default else "(none)")
+
+
+def setting(name: str, help: str, **kwargs: Any) -> Any:
+    """A ``Settings`` field declared by its variable (see ``Setting``)."""
+    return dataclasses.field(metadata={"setting": Setting(name, help, **kwargs)})
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    spacex_api_url: str
-    celestrak_url: str
-    celestrak_format: str
-    datasets: tuple[str, ...]
-    data_dir: Path
-    lake_url: str
-    s3_endpoint_url: str | None
-    warehouse_url: str | None
-    http_timeout: float
-    http_max_attempts: int
-    http_backoff_seconds: float
-    http_max_response_mb: float
-    spacex_page_size: int
-    reject_threshold: float
-    stale_after_days: int
-    satcat_error_after_days: int
-    target_satellites: int
-    dbt_project_dir: Path
-    sample_data: bool = False
-    backup_keep: int = 7
+    # --- sources
+    spacex_api_url: str = setting("SPACEX_API_URL", "SpaceX API v4 base URL", kind="url", default=PUBLIC_SPACEX_API)
+    celestrak_url: str = setting("CELESTRAK_URL", "CelesTrak base URL (SATCAT)", kind="url", default=PUBLIC_CELESTRAK)
+    celestrak_format: str = setting(
+        "CELESTRAK_FORMAT",
+        "SATCAT format to fetch: `json` or `csv`",
+        kind="choice",
+        default="json",
+        choices=("json", "csv"),
+    )
+    datasets: tuple[str, ...] = setting(
+        "DATASETS",
+        "datasets `run` ingests; drop `satcat` to switch CelesTrak off",
+        kind="datasets",
+        default=",".join(ALL_DATASETS),
+        dbt=True,
+    )
+    # --- where data lives
+    data_dir: Path = setting(
+        "DATA_DIR",
+        "local state: embedded warehouse, local lake, dbt target",
+        kind="folder",
+        default="./data",
+        chart=False,
+    )
+    lake_url: str = setting(
+        "LAKE_URL",
+        "lake: `file:///abs/path` or `s3://bucket/prefix`",
+        kind="lake_url",
+        shown="`file://$DATA_DIR/lake`",
+        chart=False,
+    )
+    s3_endpoint_url: str | None = setting(
+        "S3_ENDPOINT_URL",
+        "S3 API endpoint, e.g. MinIO `http://localhost:9000`",
+        kind="optional",
+        shown="(AWS)",
+        chart=False,
+    )
+    warehouse_url: str | None = setting(
+        "WAREHOUSE_URL",
+        "PostgreSQL URL; unset starts an embedded PostgreSQL in $DATA_DIR",
+        kind="warehouse_url",
+        shown="(embedded)",
+        chart=False,
+    )
+    # --- HTTP
+    http_timeout: float = setting(
+        "HTTP_TIMEOUT", "seconds per HTTP request (connect and read)", kind="float", default="30", bounds=(0.01, 600)
+    )
+    http_max_attempts: int = setting(
+        "HTTP_MAX_ATTEMPTS",
+        "attempts per request on connection errors, timeouts, 429 and 5xx",
+        kind="int",
+        default="5",
+        bounds=(1, 20),
+    )
+    http_backoff_seconds: float = setting(
+        "HTTP_BACKOFF_SECONDS",
+        "first retry delay; doubles each attempt, with jitter",
+        kind="float",
+        default="1",
+        bounds=(0, 60),
+    )
+    http_max_response_mb: float = setting(
+        "HTTP_MAX_RESPONSE_MB",
+        "largest HTTP response body read; a larger one is refused, not buffered",
+        kind="float",
+        default="50",
+        bounds=(0.001, 4096),
+    )
+    spacex_page_size: int = setting(
+        "SPACEX_PAGE_SIZE", "documents per page of the SpaceX query API", kind="int", default="500", bounds=(1, 10000)
+    )
+    # --- curation and freshness
+    reject_threshold: float = setting(
+        "REJECT_THRESHOLD",
+        "fraction of rejected records above which `to-csv` fails",
+        kind="float",
+        default="0.01",
+        bounds=(0, 1),
+    )
+    stale_after_days: int = setting(
+        "STALE_AFTER_DAYS",
+        "a source whose newest record is older than this is stale (dbt freshness warns)",
+        kind="int",
+        default="30",
+        bounds=(0, 100000),
+        dbt=True,
+    )
+    satcat_error_after_days: int = setting(
+        "SATCAT_ERROR_AFTER_DAYS",
+        "a CelesTrak snapshot older than this fails the Airflow run (freshness gate)",
+        kind="int",
+        default="45",
+        bounds=(1, 100000),
+        dbt=True,
+    )
+    # --- the forecast
+    target_satellites: int = setting(
+        "TARGET_SATELLITES",
+        "constellation size the forecast aims at",
+        kind="int",
+        default="42000",
+        bounds=(1, 10_000_000),
+        dbt=True,
+    )
+    # --- tools and modes
+    dbt_project_dir: Path = setting(
+        "DBT_PROJECT_DIR",
+        "the dbt project `transform` builds (the dbt image sets /opt/dbt)",
+        kind="path",
+        default="./dbt",
+        chart=False,
+    )
+    sample_data: bool = setting(
+        "SAMPLE_DATA", "1 marks the answer as sample data (set by `make demo`)", kind="bool", default="0"
+    )
+    backup_keep: int = setting(
+        "BACKUP_KEEP",
+        "`starlink42k backup` keeps this many newest backups in $DATA_DIR/backups",
+        kind="int",
+        default="7",
+        bounds=(1, 1000),
+        chart=False,
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Every setting from ``env`` (default: the process environment), each checked; the first
+        invalid one fails with a ConfigError naming the variable and the problem."""
         env = os.environ if env is None else env
-
-        def get(name: str, default: str | None = None) -> str:
-            """The variable's value; unset or blank: `default`, else the default VARIABLES shows."""
-            value = env.get(name, "").strip()
-            return value or (VARIABLES[name][0] if default is None else default)
-
-        def number(name: str, kind: type, minimum: float, maximum: float) -> float:
-            raw = get(name)
-            try:
-                value = kind(raw)
-            except ValueError:
-                raise ConfigError(f"{name}={_shown(raw)} is not a {kind.__name__}") from None
-            if not minimum <= value <= maximum:
-                raise ConfigError(f"{name}={_shown(raw)} must be between {minimum} and {maximum}")
-            return value
-
-        data_dir = Path(get("DATA_DIR")).expanduser().resolve()
-        if data_dir.exists() and not data_dir.is_dir():
-            raise ConfigError(f"DATA_DIR={_shown(get('DATA_DIR'))} is a file, not a folder")
-        lake_url = _lake_url(get("LAKE_URL", (data_dir / "lake").as_uri()), data_dir)
-        datasets = tuple(d.strip() for d in get("DATASETS").split(",") if d.strip())
-        unknown = [d for d in datasets if d not in ALL_DATASETS]
-        if unknown or not datasets:
-            named = f"unknown datasets {_shown(','.join(unknown))}" if unknown else "no dataset"
-            raise ConfigError(f"DATASETS has {named}; choose from {', '.join(ALL_DATASETS)}")
-        # Relative defaults are relative to the working directory, like DATA_DIR: the repository
-        # root for `make run`; in an image, where there is no checkout, the variable is set.
-        dbt_dir = Path(get("DBT_PROJECT_DIR")).expanduser().resolve()
-        return cls(
-            spacex_api_url=_http_url("SPACEX_API_URL", get("SPACEX_API_URL")),
-            celestrak_url=_http_url("CELESTRAK_URL", get("CELESTRAK_URL")),
-            celestrak_format=_choice("CELESTRAK_FORMAT", get("CELESTRAK_FORMAT").lower(), ("json", "csv")),
-            datasets=datasets,
-            data_dir=data_dir,
-            lake_url=lake_url,
-            s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
-            warehouse_url=_warehouse_url(env.get("WAREHOUSE_URL", "").strip()) or None,
-            http_timeout=number("HTTP_TIMEOUT", float, 0.01, 600),
-            http_max_attempts=int(number("HTTP_MAX_ATTEMPTS", int, 1, 20)),
-            http_backoff_seconds=number("HTTP_BACKOFF_SECONDS", float, 0, 60),
-            http_max_response_mb=number("HTTP_MAX_RESPONSE_MB", float, 0.001, 4096),
-            spacex_page_size=int(number("SPACEX_PAGE_SIZE", int, 1, 10000)),
-            reject_threshold=number("REJECT_THRESHOLD", float, 0, 1),
-            stale_after_days=int(number("STALE_AFTER_DAYS", int, 0, 100000)),
-            satcat_error_after_days=int(number("SATCAT_ERROR_AFTER_DAYS", int, 1, 100000)),
-            target_satellites=int(number("TARGET_SATELLITES", int, 1, 10_000_000)),
-            dbt_project_dir=dbt_dir,
-            sample_data=get("SAMPLE_DATA").lower() in ("1", "true", "yes"),
-            backup_keep=int(number("BACKUP_KEEP", int, 1, 1000)),
-        )
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):  # in declaration order: LAKE_URL's default needs DATA_DIR
+            spec: Setting = f.metadata["setting"]
+            raw = env.get(spec.name, "").strip() or spec.default
+            values[f.name] = _READERS[spec.kind](spec, raw, values)
+        return cls(**values)
 
     def effective(self) -> dict[str, str]:
         """Each setting's value as this run uses it (`starlink42k config`); never a credential."""
-        warehouse = self.warehouse_url and masked_url(self.warehouse_url)
-        return {
-            "SPACEX_API_URL": self.spacex_api_url,
-            "CELESTRAK_URL": self.celestrak_url,
-            "CELESTRAK_FORMAT": self.celestrak_format,
-            "DATASETS": ",".join(self.datasets),
-            "DATA_DIR": str(self.data_dir),
-            "LAKE_URL": self.lake_url,
-            "S3_ENDPOINT_URL": self.s3_endpoint_url or "",
-            "WAREHOUSE_URL": warehouse or f"(embedded, in {self.data_dir / 'warehouse'})",
-            "HTTP_TIMEOUT": f"{self.http_timeout:g}",
-            "HTTP_MAX_ATTEMPTS": str(self.http_max_attempts),
-            "HTTP_BACKOFF_SECONDS": f"{self.http_backoff_seconds:g}",
-            "HTTP_MAX_RESPONSE_MB": f"{self.http_max_response_mb:g}",
-            "SPACEX_PAGE_SIZE": str(self.spacex_page_size),
-            "REJECT_THRESHOLD": f"{self.reject_threshold:g}",
-            "STALE_AFTER_DAYS": str(self.stale_after_days),
-            "SATCAT_ERROR_AFTER_DAYS": str(self.satcat_error_after_days),
-            "TARGET_SATELLITES": str(self.target_satellites),
-            "DBT_PROJECT_DIR": str(self.dbt_project_dir),
-            "SAMPLE_DATA": "1" if self.sample_data else "0",
-            "BACKUP_KEEP": str(self.backup_keep),
-        }
+        out = {}
+        for f in dataclasses.fields(self):
+            spec: Setting = f.metadata["setting"]
+            out[spec.name] = _shown_value(spec, getattr(self, f.name), self)
+        return out
+
+    def dbt_env(self) -> dict[str, str]:
+        """The settings dbt reads with env_var(), as the cluster's pods get them from the settings
+        ConfigMap: every mode passes dbt the same variables."""
+        values = self.effective()
+        return {s.name: values[s.name] for s in settings() if s.dbt}
+
+
+# Read by other libraries (boto3) or before the settings (log.py): documented, not fields.
+EXTERNAL = (
+    Setting(
+        "AWS_ACCESS_KEY_ID", "S3 access key (the standard AWS variable, read by boto3)", kind="external", chart=False
+    ),
+    Setting(
+        "AWS_SECRET_ACCESS_KEY",
+        "S3 secret key (the standard AWS variable, read by boto3)",
+        kind="external",
+        chart=False,
+    ),
+    Setting(
+        "LOG_FORMAT",
+        "`text` or `json` log lines on stderr",
+        kind="external",
+        shown="`text` (`json` in Kubernetes)",
+        chart=False,
+    ),
+)
+
+
+def settings() -> tuple[Setting, ...]:
+    """Every environment variable the pipeline reads, in the docs' order."""
+    return (*(f.metadata["setting"] for f in dataclasses.fields(Settings)), *EXTERNAL)
+
+
+def variable_names() -> list[str]:
+    return [s.name for s in settings()]
+
+
+def markdown_table() -> str:
+    """The README's configuration table (cog: `make docs`)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    rows += [f"| `{s.name}` | {s.documented_default} | {s.help} |" for s in settings()]
+    return "\n".join(rows) + "\n"
+
+
+def chart_schema() -> dict[str, Any]:
+    """JSON schema of the platform chart's ``pipelineSettings`` (values.schema.json; `make docs`
+    writes it there): exactly the settings a user may set in the cluster, each with its bounds."""
+    properties = {}
+    for s in settings():
+        if not s.chart:
+            continue
+        prop: dict[str, Any] = {"description": s.help.replace("`", "")}
+        if s.kind in ("int", "float"):
+            number = r"-?[0-9]+" if s.kind == "int" else r"-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?"
+            prop |= {"type": ["integer" if s.kind == "int" else "number", "string"], "pattern": f"^{number}$"}
+            low, high = s.bounds or (-math.inf, math.inf)
+            prop |= {"minimum": low, "maximum": high} if s.bounds else {}
+        elif s.kind == "bool":
+            prop |= {"type": ["boolean", "string"], "pattern": "^(0|1|[Tt]rue|[Ff]alse|[Yy]es|[Nn]o)$"}
+        elif s.kind == "choice":
+            prop |= {"type": "string", "enum": list(s.choices)}
+        elif s.kind == "url":
+            prop |= {"type": "string", "pattern": "^https?://"}
+        elif s.kind == "datasets":
+            prop |= {"type": "string", "pattern": f"^ *({'|'.join(ALL_DATASETS)}) *(, *({'|'.join(ALL_DATASETS)}) *)*$"}
+        else:
+            prop |= {"type": "string"}
+        properties[s.name] = prop
+    return {
+        "description": "The pipeline's settings (src/starlink42k/settings.py, generated by `make docs`); "
+        "credentials, endpoints and paths come from Secrets and the pods.",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+# --- reading one value ---------------------------------------------------------------------------
 
 
 def _shown(value: str, limit: int = 100) -> str:
     """A setting's value for an error message: quoted, without a password, and cut to ``limit``."""
     value = masked_url(value)
     return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
+def _number(spec: Setting, raw: str, kind: type) -> float:
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{spec.name}={_shown(raw)} is not a {kind.__name__}") from None
+    low, high = spec.bounds or (-math.inf, math.inf)
+    if not low <= value <= high:  # also refuses NaN
+        low_text, high_text = (str(int(b)) if float(b).is_integer() else f"{b:g}" for b in (low, high))
+        raise ConfigError(f"{spec.name}={_shown(raw)} must be between {low_text} and {high_text}")
+    return value
+
+
+def _choice(spec: Setting, raw: str, _: dict) -> str:
+    value = raw.lower()
+    if value not in spec.choices:
+        raise ConfigError(f"{spec.name}={_shown(value)}: choose from {', '.join(spec.choices)}")
+    return value
+
+
+def _http_url(spec: Setting, raw: str, _: dict) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ConfigError(f"{spec.name}={_shown(raw)} must start with http:// or https://")
+    return raw.rstrip("/")
+
+
+def _datasets(spec: Setting, raw: str, _: dict) -> tuple[str, ...]:
+    chosen = tuple(d.strip() for d in raw.split(",") if d.strip())
+    unknown = [d for d in chosen if d not in ALL_DATASETS]
+    if unknown or not chosen:
+        named = f"unknown datasets {_shown(','.join(unknown))}" if unknown else "no dataset"
+        raise ConfigError(f"{spec.name} has {named}; choose from {', '.join(ALL_DATASETS)}")
+    return chosen
+
+
+def _folder(spec: Setting, raw: str, _: dict) -> Path:
+    # Relative to the working directory: the repository root for `make run`; an image sets it.
+    path = Path(raw).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{spec.name}={_shown(raw)} is a file, not a folder")
+    return path
 
 
 # Folders of the operating system a local lake must never be written into (nor below).
@@ -180,10 +346,12 @@ SYSTEM_FOLDERS = tuple(
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-def _lake_url(value: str, data_dir: Path) -> str:
+def _lake_url(spec: Setting, raw: str, values: dict) -> str:
     """LAKE_URL, checked. A local lake is an absolute path taken literally: no host, no `..`, no
     query; anywhere the user may write (a mounted volume, beside DATA_DIR), except the filesystem
     root, a system folder, and the embedded warehouse's own folder. An S3 lake names a valid bucket."""
+    data_dir: Path = values["data_dir"]
+    value = raw or (data_dir / "lake").as_uri()
     parsed = urlparse(value)
     usage = "use file:///absolute/path or s3://bucket/prefix"
     if parsed.scheme == "s3":
@@ -207,23 +375,40 @@ def _lake_url(value: str, data_dir: Path) -> str:
     return value
 
 
-def _warehouse_url(value: str) -> str:
+def _warehouse_url(spec: Setting, raw: str, _: dict) -> str | None:
     """WAREHOUSE_URL, checked: a PostgreSQL URL (named without its password when it is not)."""
-    if value and not value.startswith(("postgresql://", "postgres://")):
+    if raw and not raw.startswith(("postgresql://", "postgres://")):
         raise ConfigError(
-            f"WAREHOUSE_URL={_shown(value)} is not a PostgreSQL URL: use "
+            f"WAREHOUSE_URL={_shown(raw)} is not a PostgreSQL URL: use "
             "postgresql://user:password@host:5432/database, or leave it unset for the embedded one"
         )
-    return value
+    return raw or None
 
 
-def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ConfigError(f"{name}={_shown(value)}: choose from {', '.join(choices)}")
-    return value
+_READERS: dict[str, Callable[[Setting, str, dict], Any]] = {
+    "text": lambda spec, raw, _: raw,
+    "optional": lambda spec, raw, _: raw or None,
+    "int": lambda spec, raw, _: int(_number(spec, raw, int)),
+    "float": lambda spec, raw, _: _number(spec, raw, float),
+    "bool": lambda spec, raw, _: raw.lower() in ("1", "true", "yes"),
+    "choice": _choice,
+    "url": _http_url,
+    "datasets": _datasets,
+    "folder": _folder,
+    "path": lambda spec, raw, _: Path(raw).expanduser().resolve(),
+    "lake_url": _lake_url,
+    "warehouse_url": _warehouse_url,
+}
 
 
-def _http_url(name: str, value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ConfigError(f"{name}={_shown(value)} must start with http:// or https://")
-    return value.rstrip("/")
+def _shown_value(spec: Setting, value: Any, settings: Settings) -> str:
+    """A value as `starlink42k config` prints it (and dbt reads it): never a password."""
+    if spec.kind == "warehouse_url":
+        return masked_url(value) if value else f"(embedded, in {settings.data_dir / 'warehouse'})"
+    if spec.kind == "float":
+        return f"{value:g}"
+    if spec.kind == "bool":
+        return "1" if value else "0"
+    if spec.kind == "datasets":
+        return ",".join(value)
+    return "" if value is None else str(value)

@@ -1,161 +1,23 @@
-"""The `transform` step: `dbt build` of the project in dbt/ against the warehouse.
+"""The `transform` step: `dbt build` of the project in dbt/ against the warehouse, and the upload of
+the docs dbt generates.
 
 In the cluster dbt runs in its own image through astronomer-cosmos; this is the embedded path
-(`make run`, tests) and runs the same project the same way: the connection in the variables
-profiles.yml reads, the run's settings in the variables dbt_project.yml's vars read (the one
-definition of dbt's vars), and only the run's logical date as `--vars`.
+(`make run`, tests), through dbt_runner.py, which runs the same project the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from . import warehouse as wh
 from .context import Context
-from .errors import ConfigError, PipelineError
+from .dbt_runner import dbt
+from .errors import ConfigError
 from .lake import Lake
-from .log import event, get_logger, is_json, timed
+from .log import event, get_logger, timed
 
 log = get_logger("transform")
-_state_locks = 0  # how many dbt_state_lock blocks this process is inside (it is reentrant)
-
-
-def _die_with_parent() -> None:
-    """In the dbt child, before exec: die when the parent dies, even by SIGKILL (Linux). An orphaned
-    dbt would go on rebuilding the marts after its step was killed and its locks were released."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-@contextlib.contextmanager
-def dbt_state_lock(ctx: Context, wait: float | None = None) -> Iterator[None]:
-    """One dbt at a time per DATA_DIR: dbt's target/ (manifest, partial parse, sources.json) is shared
-    by every step of this data dir, and two dbt processes writing it at once corrupt each other's.
-    An flock: the kernel drops it with its process, killed or not."""
-    global _state_locks
-    if _state_locks:
-        _state_locks += 1
-        try:
-            yield
-        finally:
-            _state_locks -= 1
-        return
-    wait = wh.LOCK_WAIT_SECONDS if wait is None else wait
-    state = ctx.settings.data_dir / "dbt"
-    state.mkdir(parents=True, exist_ok=True)
-    with open(state / ".lock", "a") as fh:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise PipelineError(
-                        f"waited {wait:.0f}s for another dbt command using {state} to finish; try again later"
-                    ) from None
-                time.sleep(0.2)
-        _state_locks = 1
-        try:
-            yield
-        finally:
-            _state_locks = 0
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def dbt_executable() -> str:
-    beside = Path(sys.executable).parent / "dbt"
-    found = str(beside) if beside.exists() else shutil.which("dbt")
-    if not found:
-        raise ConfigError(
-            "dbt is not installed here: `make run` installs it into .venv; in the cluster the "
-            "transform runs in the dbt image through Airflow"
-        )
-    return found
-
-
-def settings_env(ctx: Context) -> dict[str, str]:
-    """The run's settings the dbt project reads with env_var() (dbt_project.yml's vars, the
-    sources' freshness thresholds), as the cluster's pods get them from the settings ConfigMap."""
-    s = ctx.settings
-    return {
-        "DATASETS": ",".join(s.datasets),
-        "TARGET_SATELLITES": str(s.target_satellites),
-        "STALE_AFTER_DAYS": str(s.stale_after_days),
-        "SATCAT_ERROR_AFTER_DAYS": str(s.satcat_error_after_days),
-    }
-
-
-def dbt_invocation(
-    ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None = None
-) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment of one dbt command (without running it)."""
-    project = ctx.settings.dbt_project_dir
-    if not (project / "dbt_project.yml").exists():
-        raise ConfigError(f"DBT_PROJECT_DIR={project} has no dbt_project.yml")
-    state = ctx.settings.data_dir / "dbt"
-    dbt_vars = {**({"ds": ds} if ds else {}), **(extra_vars or {})}
-    command = [
-        dbt_executable(),
-        *args,
-        "--project-dir",
-        str(project),
-        "--profiles-dir",
-        str(project),
-        "--target-path",
-        str(state / "target"),
-        "--log-path",
-        str(state / "logs"),
-        "--vars",
-        json.dumps(dbt_vars),
-        "--use-colors" if sys.stderr.isatty() else "--no-use-colors",
-    ]
-    env = {**os.environ, **settings_env(ctx), **ctx.warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    return command, env
-
-
-def dbt(
-    ctx: Context, *args: str, ds: str | None = None, extra_vars: dict | None = None, ok_exit_codes: tuple = (0,)
-) -> None:
-    """Run one dbt command; its own progress lines stream to stderr."""
-    command, env = dbt_invocation(ctx, *args, ds=ds, extra_vars=extra_vars)
-    preexec = _die_with_parent if sys.platform == "linux" else None
-    with (
-        dbt_state_lock(ctx),
-        subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=preexec
-        ) as proc,
-    ):
-        assert proc.stdout is not None
-        for line in proc.stdout:  # dbt's own progress lines, one log event each in JSON mode
-            if is_json():
-                event(log, "dbt.output", line.rstrip())
-            else:
-                sys.stderr.write(line)
-    if proc.returncode not in ok_exit_codes:
-        raise PipelineError(
-            f"dbt {' '.join(args)} failed (exit {proc.returncode}); the lines above name the model "
-            f"or test, and {ctx.settings.data_dir / 'dbt' / 'logs' / 'dbt.log'} has the details"
-        )
-
-
-def marts_lock(ctx: Context, *, shared: bool = False) -> contextlib.AbstractContextManager:
-    """Exclusive while dbt rebuilds the marts; shared to read them (report) or to load raw."""
-    return wh.advisory_lock(
-        ctx.warehouse, wh.MARTS_LOCK, shared=shared, what="another transform (dbt build of the marts)"
-    )
 
 
 def transform(ctx: Context, ds: str, *, lock: bool = True) -> None:
@@ -163,7 +25,7 @@ def transform(ctx: Context, ds: str, *, lock: bool = True) -> None:
     with timed(log, "transform", "dbt build: staging → intermediate → marts", ds=ds):
         with wh.session(ctx.warehouse) as conn:  # dbt's sources must exist, loaded or not
             wh.create_raw_tables(conn)
-        with marts_lock(ctx) if lock else contextlib.nullcontext():
+        with wh.marts_lock(ctx.warehouse) if lock else contextlib.nullcontext():
             dbt(ctx, "build", ds=ds)
 
 

@@ -10,6 +10,7 @@ there, the report the provenance of its sources).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import time
@@ -163,6 +164,11 @@ def advisory_lock(
         yield conn
     finally:
         conn.close()  # ends the session: the lock goes with it
+
+
+def marts_lock(warehouse: Warehouse, *, shared: bool = False) -> contextlib.AbstractContextManager:
+    """Exclusive while dbt rebuilds the marts; shared to read them (report) or to load raw."""
+    return advisory_lock(warehouse, MARTS_LOCK, shared=shared, what="another transform (dbt build of the marts)")
 
 
 # --- loading one ds ------------------------------------------------------------------------------

@@ -80,8 +80,8 @@ def test_a_cluster_pod_and_make_run_compile_the_same_forecast(
     from airflow_helpers import DS, load_dag
 
     from starlink42k.context import Context
+    from starlink42k.dbt_runner import dbt_invocation
     from starlink42k.settings import Settings
-    from starlink42k.transform import dbt_invocation
 
     # The cluster: the Airflow components read the settings ConfigMap of their namespace...
     dag = load_dag(monkeypatch, STARLINK_EXECUTION="kubernetes", **settings_configmap[AIRFLOW_NAMESPACE])
