@@ -73,8 +73,10 @@ class Params:
     local_start_s: float = 3.0  # a LocalExecutor task process starting beside the scheduler
     node_cpu_m: int = 2000  # the kind node: the host's 2 CPUs and 8 GB (kind-config.yaml's worker)
     node_memory_mi: int = 8192
-    system_cpu_m: int = 100  # kube-system on the node (kindnet's request)
-    system_memory_mi: int = 50
+    # kind's own pods that may run on the node (kindnet, the two CoreDNS) and the memory the kubelet
+    # keeps free: tests/k8s/test_k8s_capacity.py's figures
+    system_cpu_m: int = 300
+    system_memory_mi: int = 190 + 100
 
     def pod_seconds(self, task_id: str, producer_s: float | None = None) -> float:
         """The stated time of the pod `task_id` starts (its step: the task id's last part)."""
