@@ -356,9 +356,7 @@ def dbt_docs(task_id: str, dbt_vars: dict, lineage: dict) -> Any:
     return _dbt_then_cli(task_id, dbt, ["publish-docs", "--from", DBT_TARGET], LAKE, lineage)
 
 
-def dbt_group(
-    group_id: str, project: ProjectConfig, dbt_vars: dict, manifest: dict[str, Any], lineage: dict
-) -> DbtTaskGroup:
+def dbt_group(group_id: str, project: ProjectConfig, dbt_vars: dict, lineage: dict) -> DbtTaskGroup:
     """cosmos' watcher mode: one pod runs the whole `dbt build` (dbt orders models and tests itself,
     4 threads, a failing test skips what depends on it) and one task per model mirrors that model's
     build, run and tests, in the triggerer (DbtBuildWatcherKubernetesOperator). One task per model
@@ -367,7 +365,7 @@ def dbt_group(
     group's lineage is the producer's: it alone reads the loaded tables and writes the marts (an
     EmptyOperator with assets, cosmos' `..._done` gate, would take a worker pod to run)."""
     build_resources = {DbtResourceType.MODEL, DbtResourceType.SEED, DbtResourceType.SNAPSHOT}
-    convert = _model_builds(group_id, manifest)
+    convert = _model_builds(group_id, config.manifest())
     group = DbtTaskGroup(
         group_id=group_id,
         project_config=project,

@@ -134,7 +134,7 @@ def dbt_docs(task_id: str, dbt_vars: dict, lineage: dict) -> Any:
     )
 
 
-def dbt_group(group_id: str, project: Any, dbt_vars: dict, manifest: dict[str, Any], lineage: dict) -> Any:
+def dbt_group(group_id: str, project: Any, dbt_vars: dict, lineage: dict) -> Any:
     """One `dbt build --select <model>` per model (the model and its tests: half the processes of
     run + test tasks); a test of several models runs in its own task after all of them. The first
     tasks read the group's inlets, the last ones write its outlets."""

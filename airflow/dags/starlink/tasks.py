@@ -93,7 +93,7 @@ class Steps:
             "inlets": [assets.FRESHNESS, *(assets.warehouse_raw(d) for d in config.datasets())],
             "outlets": [assets.MARTS],
         }
-        return self.build.dbt_group(group_id, project, dbt_vars(), config.manifest(), lineage)
+        return self.build.dbt_group(group_id, project, dbt_vars(), lineage)
 
     def dbt_docs(self, task_id: str = "dbt_docs") -> BaseOperator:
         """`dbt docs generate`, published to <lake>/dbt-docs/, where the Airflow UI serves it from
