@@ -27,7 +27,7 @@ Contracts with other parts of the repository:
   whole `dbt ...` command as the container's arguments);
 - namespace, ServiceAccount, labels, the settings ConfigMap and the Secrets' names and keys:
   charts/starlink-platform (templates/secrets.yaml);
-- the triggerer imports the per-model trigger from airflow/plugins/starlink_triggers/ (the Airflow
+- the triggerer imports the per-model trigger from airflow/plugins/starlink_triggers.py (the Airflow
   image's plugins folder: the DAGs folder is not on the triggerer's path).
 """
 
@@ -254,7 +254,7 @@ class DbtBuildWatcherKubernetesOperator(DbtBuildMixin, DbtConsumerWatcherKuberne
     leaves unimplemented, with Airflow 3's start_from_trigger (astronomer-cosmos#2811).
 
     The scheduler defers the task straight to the triggerer (no worker pod), where
-    DbtBuildWatcherTrigger (airflow/plugins/starlink_triggers/) reads the producer's XComs and ends
+    DbtBuildWatcherTrigger (airflow/plugins/starlink_triggers.py) reads the producer's XComs and ends
     it there (`end_from_trigger`): success, or failed with dbt's error in the task's log, or
     skipped. A retry (automatic, or a clear in the UI) once the producer is over resumes on a
     worker and runs `dbt build --select <model>` in its own dbt pod (cosmos' fallback), so a model
