@@ -23,6 +23,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pgserver
 import psycopg
 
 from starlink42k import ingest, transform
@@ -158,13 +159,15 @@ def main() -> int:
             ("real_size", lambda env: real_size(env, workdir, runs)),
             ("scaled", lambda env: scaled(env, workdir, days, satellites, runs)),
         ):
-            warehouse = wh.start_embedded(workdir / f"{name}-warehouse")
-            env = {**os.environ, "DATA_DIR": str(workdir / name), "WAREHOUSE_URL": warehouse.url}
+            # An embedded PostgreSQL of its own, stopped after (wh.start_embedded's outlives this process).
+            server = pgserver.get_server(workdir / f"{name}-warehouse", cleanup_mode="stop")
+            url = wh.embedded_url(workdir / f"{name}-warehouse")
+            env = {**os.environ, "DATA_DIR": str(workdir / name), "WAREHOUSE_URL": url}
             print(f"benchmarking dbt build: {name} ...", file=sys.stderr, flush=True)
             try:
                 results[name] = run(env)
             finally:
-                wh.stop_embedded(workdir / f"{name}-warehouse")
+                server.cleanup()
     print(json.dumps(results, indent=2))
     (bench_dir / "dbt.json").write_text(json.dumps(results, indent=2))
     print(f"written to {bench_dir / 'dbt.json'}")

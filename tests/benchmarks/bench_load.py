@@ -139,8 +139,14 @@ def main() -> int:
     settings = Settings.from_env()
     bench_dir = settings.data_dir / "bench"
     bench_dir.mkdir(parents=True, exist_ok=True)
-    embedded = not os.environ.get("WAREHOUSE_URL")
-    warehouse = wh.start_embedded(bench_dir / "warehouse") if embedded else wh.Warehouse(os.environ["WAREHOUSE_URL"])
+    server = None
+    if os.environ.get("WAREHOUSE_URL"):
+        warehouse = wh.Warehouse(os.environ["WAREHOUSE_URL"])
+    else:  # an embedded PostgreSQL of its own, stopped at the end (wh.start_embedded's outlives us)
+        import pgserver
+
+        server = pgserver.get_server(bench_dir / "warehouse", cleanup_mode="stop")
+        warehouse = wh.Warehouse(wh.embedded_url(bench_dir / "warehouse"))
     results = []
     try:
         with tempfile.TemporaryDirectory(dir=bench_dir) as tmp:
@@ -155,8 +161,8 @@ def main() -> int:
                 print(f"benchmarking {n:,} rows, {runs} runs each ...", file=sys.stderr, flush=True)
                 results.append(run_one(n, ctx, warehouse.url, workdir, runs))
     finally:
-        if embedded:
-            wh.stop_embedded(bench_dir / "warehouse")
+        if server is not None:
+            server.cleanup()
     print(f"seconds, min / median of {runs} runs; vs: how many times faster the project's load is")
     columns = ("rows", "MB", "project", "psql \\copy", "pandas to_sql", "vs copy", "vs to_sql")
     print(" ".join(f"{c:>{w}}" for c, w in zip(columns, (10, 6, 15, 15, 15, 11, 11), strict=True)))
