@@ -77,6 +77,8 @@ airflow-ui: venv-dev manifest ## Start a local Airflow UI (standalone) with the 
 airflow-test: venv-dev ## Run the DAG tests only (tests/airflow)
 	$(BIN)/pytest tests/airflow $(PYTEST_ARGS)
 
-airflow-bench: venv-dev manifest ## Measure DAG parse time per mode, and count tasks/pods per cosmos mode
-	$(BIN)/python $(AIRFLOW_ROOT)/bench_parse.py
-	$(BIN)/python $(AIRFLOW_ROOT)/cosmos_modes.py 2>/dev/null
+# The run's cost per design (tasks, worker and pipeline pods, peak requests against the kind node, wall
+# time from per-pod costs), then the DAG's parse time per mode. PRODUCER_S: the `dbt build` pod's time.
+airflow-bench: venv-dev manifest ## What a DAG run costs on a kind node, per design, and the DAG's parse time
+	$(BIN)/python tests/benchmarks/dag_cost.py $(if $(PRODUCER_S),--producer-s $(PRODUCER_S))
+	$(BIN)/python tests/benchmarks/bench_parse.py

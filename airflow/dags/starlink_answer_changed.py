@@ -10,7 +10,7 @@ starlink/answers.py), the previous one through the asset's previous event.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import DAG, task
@@ -26,6 +26,8 @@ with DAG(
     start_date=datetime(2024, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
+    # One read of the lake and one post: a run still going after this is stuck, not slow.
+    dagrun_timeout=timedelta(minutes=30),
     default_args={**alerts.default_args(), "retries": 1},
     tags=["starlink42k"],
 ):

@@ -8,11 +8,15 @@ telemetry. conftest.py imports it before anything imports airflow.
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import sys
 import tempfile
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +135,47 @@ def build_pod(task: Any) -> dict:
         task.build_kube_args(context)
     pod = task.build_pod_request_obj(context, dry_run=True)
     return ApiClient().sanitize_for_serialization(pod)
+
+
+class Webhook:
+    """A Slack incoming webhook stand-in: records every POST, answers `ok` like Slack."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                hook.posts.append({"path": self.path, "json": json.loads(body)})
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def connection(self) -> str:
+        """AIRFLOW_CONN_SLACK_ALERTS for it: the JSON form with the whole base URL in `host` (the hook
+        ignores the port of a URI-form connection)."""
+        return json.dumps({"conn_type": "slackwebhook", "host": self.url, "password": "services/T0/B0/test-only"})
+
+    @property
+    def texts(self) -> list[str]:
+        return [post["json"]["text"] for post in self.posts]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (connections are refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

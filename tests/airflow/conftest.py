@@ -66,6 +66,15 @@ def local_dag(monkeypatch: pytest.MonkeyPatch, manifest: dict) -> Any:
 
 
 @pytest.fixture
+def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[h.Webhook]:
+    """A Slack webhook on loopback, as this process's connection `slack_alerts`."""
+    hook = h.Webhook()
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_ALERTS", hook.connection())
+    yield hook
+    hook.close()
+
+
+@pytest.fixture
 def sample_replay() -> Iterator[Any]:
     """The bundled sample data (SpaceX API and CelesTrak), served on loopback."""
     from starlink42k.replay import ReplayServer

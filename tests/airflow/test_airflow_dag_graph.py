@@ -45,23 +45,17 @@ def with_downstream(upstream: dict[str, set[str]], final: set[str], group: set[s
 
 
 def expected_kubernetes(manifest: dict, datasets: tuple[str, ...] = DATASETS) -> dict[str, set[str]]:
-    parents, tests = models_and_tests(manifest)
-    loads = {"freshness"}  # dbt starts once the gate passed
-    tested = {m for t in tests.values() for m in t["models"]}
+    """One `dbt build` pod (the producer) and a task per model mirroring that model's build (run and
+    tests) after its parents', all once the gate passed; the producer's gate task after the pod."""
+    parents, _ = models_and_tests(manifest)
     edges = ingest_edges(datasets)
     producer, done = "dbt.dbt_producer_watcher", "dbt.dbt_producer_watcher_done"
-    edges[producer] = loads
+    edges[producer] = {"freshness"}
     edges[done] = {producer}
-
-    def last(model: str) -> str:
-        return f"dbt.{model}.test" if model in tested else f"dbt.{model}.run"
-
     for model, ps in parents.items():
-        edges[f"dbt.{model}.run"] = {last(p) for p in ps} or loads
-        if model in tested:
-            edges[f"dbt.{model}.test"] = {f"dbt.{model}.run"}
-    group = {t for t in edges if t.startswith("dbt.") and t != done}
-    return with_downstream(edges, {done}, group - {producer})
+        edges[f"dbt.{model}_model_build"] = {f"dbt.{p}_model_build" for p in ps} or {"freshness"}
+    group = {t for t in edges if t.startswith("dbt.") and t not in (producer, done)}
+    return with_downstream(edges, {done}, group)
 
 
 def expected_local(manifest: dict, datasets: tuple[str, ...] = DATASETS) -> dict[str, set[str]]:
@@ -115,6 +109,7 @@ def test_dag_settings(k8s_dag) -> None:
     assert dag.schedule == "@daily" or str(dag.timetable.summary) == "@daily"
     assert dag.catchup is False
     assert dag.max_active_runs == 1
+    assert dag.max_active_tasks == 3
     assert dag.dagrun_timeout == timedelta(hours=3)
     assert dag.start_date.isoformat() == "2024-01-01T00:00:00+00:00"
 
@@ -204,5 +199,6 @@ def test_a_new_answer_schedules_the_consumer_dag(manifest: dict) -> None:
     assert bag.import_errors == {}
     dag = bag.dags["starlink_answer_changed"]
     assert [a.name for a in dag.timetable.asset_condition.objects] == ["starlink/report/answer"]
+    assert dag.dagrun_timeout == timedelta(minutes=30)
     (task,) = dag.tasks
     assert [a.name for a in task.inlets] == ["starlink/report/answer"]

@@ -75,9 +75,9 @@ def test_wrong_settings_fail_the_import_with_the_variable_named(manifest: dict) 
 
 
 def test_parse_time_is_under_one_second(manifest: dict) -> None:
-    """airflow/bench_parse.py in each mode: DagBag's duration after the processor's pre-imports."""
+    """tests/benchmarks/bench_parse.py in each mode: DagBag's duration after the processor's pre-imports."""
     out = subprocess.run(
-        [sys.executable, str(REPO / "airflow" / "bench_parse.py"), "--runs", "1", "--json"],
+        [sys.executable, str(REPO / "tests" / "benchmarks" / "bench_parse.py"), "--runs", "1", "--json"],
         capture_output=True,
         text=True,
         timeout=600,

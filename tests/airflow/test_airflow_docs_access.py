@@ -93,7 +93,7 @@ def test_the_cluster_upload_puts_the_docs_where_the_ui_reads_them(
 
     monkeypatch.setenv("STARLINK_EXECUTION", "kubernetes")
     monkeypatch.setenv("STARLINK_IMAGE_TAG", IMAGE_TAG)  # as the Airflow image sets it
-    arguments = tasks.dbt_docs().arguments
+    arguments = tasks.Steps().dbt_docs().arguments
     arguments[arguments.index("--from") + 1] = str(docs)  # the pod's /tmp/dbt/target is here
     env = clean_env(
         LAKE_URL=f"s3://{s3_bucket}",

@@ -1,7 +1,9 @@
-"""No credential in airflow/, every image pinned, and the DAG's images are the build's own tag."""
+"""No credential in airflow/, every image pinned, the DAG's images are the build's own tag, and
+nothing in airflow/ imports the pipeline (airflow/README.md: its CLI is the contract)."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -69,10 +71,10 @@ def test_every_image_reference_is_pinned() -> None:
 def test_pod_images_are_the_airflow_images_own_tag(monkeypatch) -> None:
     """The pods run the pipeline and dbt images of the build the Airflow image belongs to: the tag
     images/tag.sh gave `make images`, which the Airflow image keeps as STARLINK_IMAGE_TAG."""
-    from starlink import pod_defaults
+    from starlink import kubernetes
 
     monkeypatch.setenv("STARLINK_IMAGE_TAG", "5eed1234abcd")
-    assert (pod_defaults.pipeline_image(), pod_defaults.dbt_image()) == (
+    assert (kubernetes.pipeline_image(), kubernetes.dbt_image()) == (
         "starlink42k/pipeline:5eed1234abcd",
         "starlink42k/dbt:5eed1234abcd",
     )
@@ -82,3 +84,28 @@ def test_pod_images_are_the_airflow_images_own_tag(monkeypatch) -> None:
     images_mk = (REPO / "images" / "images.mk").read_text()
     assert "--build-arg IMAGE_TAG=$(IMAGE_TAG)" in images_mk
     assert "IMAGE_TAG ?= $(shell '$(IMAGES_ROOT)/images/tag.sh'" in images_mk
+
+
+def pipeline_imports(source: str) -> list[str]:
+    """The imports of the pipeline package `starlink42k` in a Python source."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module or ""]
+        found += [f"line {node.lineno}: {name}" for name in names if name.split(".")[0] == "starlink42k"]
+    return found
+
+
+def test_nothing_under_airflow_imports_the_pipeline() -> None:
+    sources = [p for p in airflow_files() if p.suffix == ".py"]
+    assert len(sources) > 5
+    found = [f"{p.relative_to(REPO)} {hit}" for p in sources for hit in pipeline_imports(p.read_text())]
+    assert found == []
+
+
+def test_the_import_check_sees_every_form() -> None:
+    for source in ("import starlink42k", "import starlink42k.cli as c", "from starlink42k.settings import X",
+                   "def f():\n    from starlink42k import pipeline"):  # fmt: skip
+        assert pipeline_imports(source), source
+    assert pipeline_imports("import starlink\nfrom . import starlink42k_glue\nx = 'starlink42k'") == []

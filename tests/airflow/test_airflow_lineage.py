@@ -79,5 +79,5 @@ def test_the_report_step_announces_its_ds(local_dag) -> None:
     report = local_dag.get_task("report")
     assert report.announces_answer and [a.name for a in report.outlets] == ["starlink/report/answer"]
     events = OutletEventAccessors()
-    report._announce({"outlet_events": events, "ds": DS})
+    report.announce({"outlet_events": events, "ds": DS})
     assert events[assets.ANSWER].extra == {"ds": DS}

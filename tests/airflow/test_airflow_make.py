@@ -75,3 +75,9 @@ def test_manifest_is_dbt_parse_without_a_database(make) -> None:
     script = make("-n", "-B", "manifest")
     assert "dbt parse --project-dir dbt --profiles-dir dbt" in script
     assert "--target-path target" in script
+
+
+def test_airflow_bench_prints_the_cost_model_then_the_parse_time(make) -> None:
+    script = make("-n", "airflow-bench", "PRODUCER_S=25", "-W", "dbt/target/manifest.json")
+    assert "tests/benchmarks/dag_cost.py --producer-s 25" in script
+    assert script.index("dag_cost.py") < script.index("tests/benchmarks/bench_parse.py")

@@ -158,21 +158,21 @@ def test_dbt_build_pod_runs_the_whole_project_once(tasks: dict) -> None:
     assert_env(container, DBT_ENV, DBT_SECRETS)
 
 
-def test_dbt_sensors_fallback_pods_run_their_model(tasks: dict, manifest: dict) -> None:
-    """On a retry a model's sensor runs `dbt run` (tests: `dbt test`) for that model alone."""
-    models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
-    sensors = {tid: t for tid, t in tasks.items() if tid.startswith("dbt.") and tid.count(".") == 2}
-    assert {tid.split(".")[1] for tid in sensors} == models
-    for task_id, task in sorted(sensors.items()):
-        model, kind = task_id.split(".")[1:]
+def test_a_model_retried_on_its_own_builds_it_in_its_own_pod(tasks: dict, manifest: dict) -> None:
+    """A model's task runs no pod on the success path (it ends in the triggerer); retried, it runs
+    `dbt build` (the model and its tests) for that model alone: that pod."""
+    models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    builds = {tid: t for tid, t in tasks.items() if tid.endswith("_model_build")}
+    assert {tid.removeprefix("dbt.").removesuffix("_model_build") for tid in builds} == set(models)
+    for task_id, task in sorted(builds.items()):
+        model = models[task_id.removeprefix("dbt.").removesuffix("_model_build")]
         pod = build_pod(task)
         container = assert_common(pod, "dbt", DBT, DBT_RESOURCES)
         args = container["args"]
-        assert args[:2] == ["dbt", kind], task_id
+        assert args[:2] == ["dbt", "build"], task_id
         assert dbt_vars(args) == RUN_VARS, task_id
         assert args[args.index("--project-dir") + 1] == "/opt/dbt", task_id
-        # run: `fqn:starlink42k.<folder>.<model>`; test: `<model>`
-        assert args[args.index("--select") + 1].split(".")[-1] == model, task_id
+        assert args[args.index("--select") + 1] == "fqn:" + ".".join(model["fqn"]), task_id
         assert_env(container, DBT_ENV, DBT_SECRETS)
 
 

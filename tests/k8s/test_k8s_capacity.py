@@ -15,7 +15,7 @@ import yaml
 from k8s_helpers import K8S, ROOT, Render, airflow_chart_dir, cluster_mk_airflow_set, render_airflow_chart
 
 README = K8S / "README.md"
-POD_DEFAULTS = ROOT / "airflow" / "dags" / "starlink" / "pod_defaults.py"
+POD_DEFAULTS = ROOT / "airflow" / "dags" / "starlink" / "kubernetes.py"  # the pods' defaults
 # kind's own pods on a node that runs workloads (kind v0.33's manifests: kindnet on every node,
 # the two CoreDNS replicas, which tolerate the control plane's taint but may land on the worker).
 KIND_SYSTEM = {"cpu": 100 + 2 * 100, "memory": 50 + 2 * 70}

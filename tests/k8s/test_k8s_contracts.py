@@ -1,8 +1,7 @@
 """The names the DAG and the Airflow values code against exist in our chart, defined there once.
 
-- Every (Secret, key) a pipeline or dbt pod reads (airflow/dags/starlink/kube_secrets.py) exists in
-  the rendered chart, in the pods' namespace; so does the settings ConfigMap (pod_defaults.py), in
-  both namespaces.
+- Every (Secret, key) a pipeline or dbt pod reads (airflow/dags/starlink/kubernetes.py) exists in
+  the rendered chart, in the pods' namespace; so does the settings ConfigMap, in both namespaces.
 - Every Secret and ConfigMap k8s/airflow-values.yaml names exists in the Airflow namespace.
 - The chart writes each of those names once, in templates/_helpers.tpl; every template uses it
   from there.
@@ -22,7 +21,8 @@ import pytest
 import yaml
 from k8s_helpers import AIRFLOW_NAMESPACE, CHART, K8S, NAMESPACE, ROOT
 
-STARLINK = ROOT / "airflow" / "dags" / "starlink"
+# The DAG's Kubernetes module: its Secret catalogue and the settings ConfigMap's name.
+KUBERNETES = ROOT / "airflow" / "dags" / "starlink" / "kubernetes.py"
 
 
 def module_constants(path: Path) -> dict[str, Any]:
@@ -37,8 +37,8 @@ def module_constants(path: Path) -> dict[str, Any]:
 
 
 def kube_secret_refs() -> set[tuple[str, str, str]]:
-    """(env var, Secret name, key) of every `Secret("env", ...)` in kube_secrets.py."""
-    path = STARLINK / "kube_secrets.py"
+    """(env var, Secret name, key) of every `Secret("env", ...)` of the DAG's Kubernetes module."""
+    path = KUBERNETES
     constants = module_constants(path)
     refs = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -62,7 +62,7 @@ def test_every_secret_the_pods_read_exists_in_the_chart(objects: list[dict]) -> 
 
 
 def test_the_settings_configmap_exists_where_pods_and_airflow_read_it(objects: list[dict]) -> None:
-    name = module_constants(STARLINK / "pod_defaults.py")["SETTINGS_CONFIGMAP"]
+    name = module_constants(KUBERNETES)["SETTINGS_CONFIGMAP"]
     for namespace in (NAMESPACE, AIRFLOW_NAMESPACE):
         assert name in by_kind(objects, "ConfigMap", namespace), namespace
     values = yaml.safe_load((K8S / "airflow-values.yaml").read_text())
@@ -71,7 +71,7 @@ def test_the_settings_configmap_exists_where_pods_and_airflow_read_it(objects: l
 
 def test_settings_reach_both_configmaps(render, tmp_path: Path) -> None:
     objects = render({"pipelineSettings": {"TARGET_SATELLITES": 50000, "DATASETS": "launches,starlink"}}, tmp_path)
-    name = module_constants(STARLINK / "pod_defaults.py")["SETTINGS_CONFIGMAP"]
+    name = module_constants(KUBERNETES)["SETTINGS_CONFIGMAP"]
     for namespace in (NAMESPACE, AIRFLOW_NAMESPACE):
         config_map = by_kind(objects, "ConfigMap", namespace)[name]
         assert config_map["data"] == {"TARGET_SATELLITES": "50000", "DATASETS": "launches,starlink"}
@@ -100,9 +100,7 @@ def test_the_chart_writes_each_contract_name_once_in_its_helpers(objects: list[d
     defined = dict(
         re.findall(r'\{\{- define "(starlink\.(?:secret|configMap)\.\w+)" -\}\}([a-z0-9-]+)\{\{- end', helpers)
     )
-    contract = {name for _, name, _ in kube_secret_refs()} | {
-        module_constants(STARLINK / "pod_defaults.py")["SETTINGS_CONFIGMAP"]
-    }
+    contract = {name for _, name, _ in kube_secret_refs()} | {module_constants(KUBERNETES)["SETTINGS_CONFIGMAP"]}
     assert contract <= set(defined.values())
     for template in (CHART / "templates").glob("*.yaml"):
         text = re.sub(r"\{\{-? */\*.*?\*/ *-?\}\}", "", template.read_text(), flags=re.S)  # template comments

@@ -7,6 +7,7 @@ fails with "conn_id `slack_alerts` isn't defined" in the task log; the task's st
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from typing import Any
 
@@ -37,12 +38,34 @@ RUN_FAILED = (
 )
 
 
-def task_failed() -> SlackWebhookNotifier:
-    return SlackWebhookNotifier(slack_webhook_conn_id=SLACK_CONN_ID, text=TASK_FAILED)
+class SlackNotifier(SlackWebhookNotifier):
+    """SlackWebhookNotifier, made to work wherever Airflow 3.3 calls it:
+
+    - `airflow dags test` (make airflow-run) runs DAG callbacks with the scheduler's SerializedDAG in
+      the context, which has no template environment: the stock notifier raises "'SerializedDAG'
+      object has no attribute 'get_template_env'" and the run-level alert is lost. The DAG
+      processor (the cluster, `airflow standalone`) passes the parsed DAG. Without a DAG's
+      environment, the message renders in a plain sandboxed one (it uses no DAG macros).
+    - Rendering replaces the template by its result, on the one notifier default_args give every
+      task: a second failure in the same process (`dags test` runs every task in one) would post
+      the first one's text. Each call renders a copy.
+    """
+
+    def __call__(self, *args: Any) -> None:
+        return SlackWebhookNotifier.__call__(copy.copy(self), *args)
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        if jinja_env is None and not hasattr(context.get("dag"), "get_template_env"):
+            jinja_env = self.get_template_env(dag=None)
+        super().render_template_fields(context, jinja_env)
 
 
-def run_failed() -> SlackWebhookNotifier:
-    return SlackWebhookNotifier(slack_webhook_conn_id=SLACK_CONN_ID, text=RUN_FAILED)
+def task_failed() -> SlackNotifier:
+    return SlackNotifier(slack_webhook_conn_id=SLACK_CONN_ID, text=TASK_FAILED)
+
+
+def run_failed() -> SlackNotifier:
+    return SlackNotifier(slack_webhook_conn_id=SLACK_CONN_ID, text=RUN_FAILED)
 
 
 def default_args() -> dict[str, Any]:

@@ -18,7 +18,7 @@ def lake_url() -> str:
         return url.rstrip("/")
     from . import local
 
-    return local.cli("config", "LAKE_URL").strip().rstrip("/")
+    return local.run_cli("config", "LAKE_URL").strip().rstrip("/")
 
 
 def read(ds: str) -> dict[str, Any]:

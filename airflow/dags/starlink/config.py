@@ -12,7 +12,7 @@ STARLINK_DBT_MANIFEST  dbt manifest.json the dbt tasks are rendered from (defaul
 
 The datasets themselves come from the manifest: the dbt sources the pipeline loads carry
 `meta: {dataset: <name>}` (dbt/models/staging/*/_*__sources.yml), so the DAG has no list of its own
-to drift from the pipeline's (tests/test_contracts.py holds the two together).
+to drift from the pipeline's (tests/airflow/test_airflow_contracts.py holds the two together).
 
 Why `local` is the default: the DAG must work wherever the repository is checked out (tests,
 `make airflow-run`, a laptop) with nothing configured; the cluster is the one place that is
@@ -61,20 +61,25 @@ def datasets() -> tuple[str, ...]:
 
 
 def dataset_sources() -> dict[str, str]:
-    """Every dataset the dbt project reads, with its source (the lake folder: spacex, celestrak)."""
-    manifest = manifest_path()
-    return manifest_datasets(str(manifest), manifest.stat().st_mtime_ns)
+    """Every dataset the dbt project reads, with its source (the lake folder: spacex, celestrak): the
+    manifest's sources marked `meta.dataset`, sorted by dataset."""
+    path = manifest_path()
+    sources = manifest()["sources"].values()
+    found = {s["meta"]["dataset"]: s["source_name"] for s in sources if "dataset" in s.get("meta", {})}
+    if not found:
+        raise ValueError(f"{path} has no dbt source with meta.dataset: rebuild it (`make manifest`)")
+    return dict(sorted(found.items()))
+
+
+def manifest() -> dict:
+    """The dbt manifest the dbt tasks are rendered from, parsed once per version of the file."""
+    path = manifest_path()
+    return _parsed(str(path), path.stat().st_mtime_ns)
 
 
 @functools.cache
-def manifest_datasets(manifest: str, mtime_ns: int = 0) -> dict[str, str]:
-    """dataset -> source of the manifest's sources marked `meta.dataset`, sorted by dataset (cached
-    per version of the file)."""
-    sources = json.loads(Path(manifest).read_text())["sources"].values()
-    found = {s["meta"]["dataset"]: s["source_name"] for s in sources if "dataset" in s.get("meta", {})}
-    if not found:
-        raise ValueError(f"{manifest} has no dbt source with meta.dataset: rebuild it (`make manifest`)")
-    return dict(sorted(found.items()))
+def _parsed(path: str, mtime_ns: int) -> dict:
+    return json.loads(Path(path).read_text())
 
 
 def namespace() -> str:

@@ -9,7 +9,7 @@ DagBag parses the file, as the processor's child does. Printed per mode:
   parse     DagBag's own duration for the file (what the processor reports and times out on)
   cold      the same file in an interpreter that has imported nothing (`python dag.py`), for scale
 
-Usage: python airflow/bench_parse.py [--runs N] [--json]
+Usage: python tests/benchmarks/bench_parse.py [--runs N] [--json]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-DAGS = Path(__file__).resolve().parent / "dags"
+DAGS = Path(__file__).resolve().parents[2] / "airflow" / "dags"
 DAG_FILE = DAGS / "starlink_pipeline.py"
 
 _PARSE = """

@@ -1,0 +1,62 @@
+"""The cost model (dag_cost.py) on the DAG as it was and as it is, with the per-pod costs issue 17 timed
+on a real 2-CPU node: the old design's count is the one measured there (54 tasks, a worker pod each
+and more for resumed sensors); the new one stays within the goal, and no dbt model's task takes a
+worker pod. Everything is counted from the objects Airflow parses and the charts helm renders.
+"""
+
+from __future__ import annotations
+
+import dag_cost
+import pytest
+
+GOAL_WORKER_PODS = 15
+GOAL_WALL_S = 4 * 60
+# The `dbt build` pod's goal (issue 17: 83 s measured, under 30 s wanted): the wall-time goal holds if it does.
+GOAL_PRODUCER_S = 30.0
+
+
+@pytest.fixture(scope="module")
+def cluster() -> dag_cost.Cluster:
+    return dag_cost.render_cluster()
+
+
+@pytest.fixture(scope="module")
+def new(cluster: dag_cost.Cluster) -> tuple[int, dict]:
+    return dag_cost.design("new")
+
+
+def test_the_dag_as_it_was_took_a_worker_pod_per_task(cluster: dag_cost.Cluster) -> None:
+    result = dag_cost.simulate("as-was", *dag_cost.design("as-was"), cluster, dag_cost.Params())
+    print(result)
+    assert result.tasks == 54
+    assert result.executing == 53  # all but cosmos' `..._done` gate, which Airflow marks done itself
+    assert result.worker_pods >= 54  # a deferred sensor takes a second pod to resume (59 measured)
+    assert result.pods == 13 and result.in_triggerer == 0
+    assert result.wall_s > 2 * GOAL_WALL_S  # 10 min 44 s measured
+
+
+def test_no_dbt_model_task_takes_a_worker_pod(new: tuple[int, dict], cluster: dag_cost.Cluster) -> None:
+    _, graph = new
+    models = {tid: task for tid, (task, _) in graph.items() if getattr(task, "model_unique_id", None)}
+    assert len(models) == 20
+    for tid, task in models.items():
+        cost = dag_cost.classify(task, set(), cluster)
+        assert (cost.kind, cost.on_worker) == ("triggerer", False), f"{tid} would take a worker pod: {cost}"
+
+
+def test_a_run_takes_at_most_15_worker_pods_and_4_minutes(new: tuple[int, dict], cluster: dag_cost.Cluster) -> None:
+    params = dag_cost.Params()
+    result = dag_cost.simulate("new", *new, cluster, params, producer_s=GOAL_PRODUCER_S)
+    print(result)
+    assert result.worker_pods <= GOAL_WORKER_PODS
+    assert result.waited_for_room == 0  # no pod pending for CPU or memory
+    assert result.peak_cpu_m <= params.node_cpu_m and result.peak_memory_mi <= params.node_memory_mi
+    assert result.wall_s <= GOAL_WALL_S
+
+
+def test_the_model_counts_what_it_is_given(cluster: dag_cost.Cluster) -> None:
+    """What-ifs on real objects move the counts the way their settings say."""
+    local = dag_cost.simulate("new+local", *dag_cost.design("new+local"), cluster, dag_cost.Params())
+    assert local.worker_pods == 0 and local.pods == 13
+    trig = dag_cost.simulate("after-each+trig", *dag_cost.design("after-each+trig"), cluster, dag_cost.Params())
+    assert trig.tasks == 54 and trig.in_triggerer == 40 and trig.worker_pods == 13
