@@ -16,9 +16,9 @@ contract of their own and do not depend on the release name.
 {{- end -}}
 
 {{/*
-Names the DAGs and the Airflow values code against (airflow/dags/starlink/kube_secrets.py,
-pod_defaults.py, k8s/airflow-values.yaml), each defined here once; tests/test_contracts.py checks
-every name and key they use against a render of this chart.
+Names the DAGs and the Airflow values code against (airflow/dags/starlink/kubernetes.py,
+k8s/airflow-values.yaml), each defined here once; tests/k8s/test_k8s_contracts.py checks every name
+and key they use against a render of this chart.
 */}}
 {{- define "starlink.secret.warehouse" -}}warehouse-credentials{{- end -}}
 {{- define "starlink.secret.lake" -}}lake-credentials{{- end -}}
