@@ -105,7 +105,7 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> None:
-    print_answer(pipeline.run(ctx, args.ds))
+    print_answer(pipeline.run(ctx, args.ds, allow_stale=args.allow_stale))
     print_warehouse(ctx)
 
 
@@ -229,7 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--fail-on-error", action="store_true", help="exit 1 when a source is past its error threshold")
     command("transform", cmd_transform, "build the dbt project (staging, intermediate, marts) for one ds")
     command("report", cmd_report, "write answer.json, the chart and the report; print the answer")
-    command("run", cmd_run, "run every step in order for every dataset, and print the answer")
+    rn = command("run", cmd_run, "run every step in order for every dataset, and print the answer")
+    rn.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="answer even when a source is past its error threshold (the answer says it is stale); "
+        "without it the run stops at the freshness check, as the DAG's gate does",
+    )
     command("demo", cmd_demo, "run the whole pipeline on bundled sample data (no network needed)")
     bp = command("backtest", cmd_backtest, "fit the forecast at an earlier cut-off and compare with the data")
     bp.add_argument("--cutoff", type=_ds, help="fit on data up to this date (default: as-of minus horizon)")

@@ -21,6 +21,7 @@ from . import warehouse as wh
 from .answer import Answer
 from .context import Context
 from .dbt_runner import dbt
+from .errors import StaleSourceError
 from .freshness import freshness
 from .ingest import extract, fetch, load, to_csv, write_raw
 from .log import event, get_logger
@@ -33,9 +34,11 @@ __all__ = ["backtest", "demo", "extract", "freshness", "load", "publish_docs", "
 log = get_logger("pipeline")
 
 
-def run(ctx: Context, ds: str) -> Answer:
+def run(ctx: Context, ds: str, *, allow_stale: bool = False) -> Answer:
     """Every step for every dataset of DATASETS. All sources are fetched before anything is
-    written, so an unreachable source leaves the lake and the warehouse untouched for this ds."""
+    written, so an unreachable source leaves the lake and the warehouse untouched for this ds. A
+    source past its error threshold stops the run before dbt, as the DAG's freshness gate does,
+    unless ``allow_stale``."""
     names = ctx.settings.datasets
     started = time.perf_counter()
     snapshots = [fetch(ctx, name) for name in names]
@@ -48,7 +51,13 @@ def run(ctx: Context, ds: str) -> Answer:
             to_csv(ctx, name, ds)
         for name in names:
             load(ctx, name, ds)
-        freshness(ctx, ds)  # recorded and reported; only the Airflow run's gate fails on an error
+        try:
+            freshness(ctx, ds, fail_on_error=not allow_stale)  # recorded; the answer states it
+        except StaleSourceError as exc:
+            raise StaleSourceError(
+                f"{exc}. ds {ds} is loaded; nothing was built from it. `starlink42k run "
+                "--allow-stale` (`make run ALLOW_STALE=1`) answers anyway, marked stale"
+            ) from None
         with wh.marts_lock(ctx.warehouse):
             transform(ctx, ds, lock=False)
             answer = report(ctx, ds, lock=False)
@@ -82,7 +91,7 @@ def demo(settings: Settings, ds: str) -> tuple[Context, Answer]:
                 }
             )
         )
-        return ctx, run(ctx, ds)
+        return ctx, run(ctx, ds, allow_stale=True)  # sample data, frozen by design: stale, and it says so
 
 
 def backtest(ctx: Context, ds: str, cutoff: str | None = None, horizon: int | None = None) -> str:
