@@ -90,6 +90,22 @@ def cmd_load(ctx: Context, args: argparse.Namespace) -> None:
     pipeline.load(ctx, args.dataset, args.ds)
 
 
+def cmd_publish(ctx: Context, args: argparse.Namespace) -> None:
+    from .publish import describe
+
+    state = pipeline.publish(ctx, args.ds, keep_published=True)
+    if state.pending and state.not_loaded and not set(state.not_loaded) <= set(state.published):
+        missing = [d for d in state.not_loaded if d not in state.published]
+        raise PipelineError(
+            f"{describe(state)}: publishing it would leave {', '.join(missing)} out; load "
+            f"{'them' if len(missing) > 1 else 'it'} first (`starlink42k load <dataset> --ds {args.ds}`)"
+        )
+    if state.pending:
+        print(f"ds {args.ds} published: {', '.join(state.pending)}")
+    else:
+        print(f"ds {args.ds}: nothing to publish (no dataset of {','.join(state.datasets)} is loaded and unpublished)")
+
+
 def cmd_freshness(ctx: Context, args: argparse.Namespace) -> None:
     results = pipeline.freshness(ctx, args.ds, args.source and Path(args.source), fail_on_error=args.fail_on_error)
     for f in results:
@@ -221,7 +237,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("extract", cmd_extract, "fetch one dataset from its API into the lake (raw JSON)", dataset=True)
     command("to-csv", cmd_to_csv, "turn one dataset's raw JSON into a typed CSV (curated)", dataset=True)
-    command("load", cmd_load, "load one dataset's CSV into the warehouse (raw.<dataset>, one ds)", dataset=True)
+    command(
+        "load",
+        cmd_load,
+        "load one dataset's CSV into the warehouse (raw.<dataset>, one ds); publishes the ds once all of "
+        "DATASETS are loaded for it",
+        dataset=True,
+    )
+    command(
+        "publish",
+        cmd_publish,
+        "publish the datasets of a ds that are loaded and unpublished, beside the published rest of that ds",
+    )
     fp = command("freshness", cmd_freshness, "check the sources' freshness as of ds (dbt source freshness) and keep it")
     fp.add_argument(
         "--from", dest="source", help="dbt's sources.json to read instead of running dbt (the cluster's pod)"

@@ -36,4 +36,5 @@ class StaleSourceError(PipelineError):
 
 
 class WarehouseError(PipelineError):
-    """The warehouse refused or failed a load; the previous state is intact."""
+    """The warehouse refused or failed a step; what readers see is intact, and the message says
+    what was kept."""

@@ -3,7 +3,8 @@ warehouse's raw schema.
 
 extract  source API → lake raw/<source>/<dataset>/ds=<ds>/<dataset>.json (+ _manifest.json)
 to-csv   lake raw → lake curated/<source>/<dataset>/ds=<ds>/<dataset>.csv (+ rejects, manifest)
-load     lake curated → warehouse raw.<dataset>, partition ds
+load     lake curated → warehouse raw.<dataset>'s pending table for ds; partition ds once the
+         ds is published, all its datasets at once (publish.py)
 
 Each step reads only what the previous one committed (its manifest), so any step can be rerun
 on its own, and a rerun replaces exactly that ds.
@@ -19,6 +20,7 @@ import psycopg
 
 from . import datasets
 from . import lake as lakes
+from . import publish as publishing
 from . import warehouse as wh
 from .context import Context
 from .curate import check_rejects, json_bytes, rejects_jsonl, write_csv_file
@@ -155,7 +157,9 @@ def to_csv(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
 # --- load ----------------------------------------------------------------------------------------
 
 
-def load(ctx: Context, dataset: str, ds: str) -> wh.LoadResult:
+def load(ctx: Context, dataset: str, ds: str, *, publish: bool = True) -> wh.LoadResult:
+    """Load one dataset's CSV for ``ds``, unpublished; then publish ds if every dataset of DATASETS
+    is loaded for it (``publish=False``: the caller publishes, as `run` does after its last load)."""
     spec = datasets.get(dataset)
     csv_key = lakes.curated_key(spec.source, dataset, ds)
     with timed(log, "load", f"{dataset}: CSV → warehouse raw.{dataset}", dataset=dataset, ds=ds) as out:
@@ -180,10 +184,12 @@ def load(ctx: Context, dataset: str, ds: str) -> wh.LoadResult:
                     },
                 )
             except psycopg.Error as exc:
-                detail = str(exc).strip().splitlines()
+                rerun = f"`starlink42k load {dataset} --ds {ds}`" if publish else f"`starlink42k run --ds {ds}`"
                 raise WarehouseError(
-                    f"loading {uri} into raw.{dataset} failed: {' | '.join(detail[:3])}; "
-                    f"ds {ds} keeps its previous rows"
+                    f"loading {uri} into raw.{dataset} failed: {publishing.short(exc)}; nothing of this load "
+                    f"was kept. {publishing.kept(ctx, ds, rerun)}"
                 ) from None
-        out.update(rows=result.rows, partition=result.partition)
+        out.update(rows=result.rows, table=result.table)
+    if publish:
+        publishing.publish(ctx, ds)
     return result

@@ -288,7 +288,7 @@ def test_stale_satcat_stops_the_run_unless_allowed(ran: Stack, good_run: GoodRun
     message = error_message(result)
     assert re.fullmatch(
         r"freshness gate: CelesTrak SATCAT \(celestrak\.satcat\) is too old: its newest record is from "
-        rf"[0-9-]{{10}}, [0-9]+ days before {ds} \(threshold 45 days\)\. ds {ds} is loaded; nothing "
+        rf"[0-9-]{{10}}, [0-9]+ days before {ds} \(threshold 45 days\)\. ds {ds} is loaded and published; nothing "
         r"was built from it\. `starlink42k run --allow-stale` \(`make run ALLOW_STALE=1`\) answers anyway, "
         r"marked stale",
         message,
