@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,10 +19,12 @@ from starlink42k import cli, datasets, ingest
 from starlink42k import lake as lakes
 from starlink42k import warehouse as wh
 from starlink42k.context import Context
+from starlink42k.dbt_runner import dbt
 from starlink42k.errors import WarehouseError
 from starlink42k.settings import Settings
 from support import satcat_docs as sc
 from support import spacex_docs as docs
+from support.replay import ReplayServer
 
 DS1, DS2 = "2024-01-30", "2024-01-31"
 ALL = ("launches", "starlink", "satcat")
@@ -173,3 +177,60 @@ def test_a_pending_table_gets_the_columns_its_parent_gained_since(ctx: Context) 
         assert wh.publish_ds(conn, DS1, ("starlink",))[1] == ("starlink",)  # older, narrower: widened
     got = rows(ctx, "select ds::text, count(*), count(shell_number) from raw.starlink group by 1 order by 1")
     assert got == [(DS1, 5, 0), (DS2, 5, 5)]
+
+
+# --- what the marts were built for ----------------------------------------------------------------
+
+
+def test_marts_build_is_built_after_every_mart() -> None:
+    marts = REPO / "dbt" / "models" / "marts"
+    refs = set(re.findall(r"ref\('([a-z_0-9]+)'\)", (marts / "marts_build.sql").read_text()))
+    every = {p.stem for p in marts.glob("*.sql")} - {"marts_build"}
+    assert every - refs == set(), "marts_build.sql must depend on every mart (a `-- depends_on:` line each)"
+
+
+def report(capsys, ds: str) -> tuple[int, str]:
+    capsys.readouterr()
+    code = cli.main(["report", "--ds", ds])
+    return code, capsys.readouterr().err
+
+
+def test_report_refuses_marts_built_for_another_ds_or_from_another_snapshot(
+    monkeypatch, pipeline_env, api_docs, capsys
+) -> None:
+    lake = Path(pipeline_env["LAKE_URL"].removeprefix("file://"))
+    with ReplayServer(spacex=api_docs) as server:
+        monkeypatch.setenv("SPACEX_API_URL", server.spacex_url)
+        assert cli.main(["run", "--ds", DS1]) == 0
+        answer = (lake / f"reports/starlink/ds={DS1}/answer.json").read_bytes()
+
+        code, err = report(capsys, DS2)  # never transformed for DS2
+        assert code == 1 and re.search(
+            rf"error: refusing to report ds {DS2}: the marts were built for ds {DS1} at [0-9: -]+ UTC, so the "
+            rf"answer would describe that instead; run `starlink42k transform --ds {DS2}`, then `starlink42k "
+            rf"report --ds {DS2}`",
+            err,
+        ), err
+        assert not (lake / f"reports/starlink/ds={DS2}").exists()
+
+        # dbt source freshness (the freshness step) leaves the marts' record alone
+        assert cli.main(["freshness", "--ds", DS1]) == 0
+        assert report(capsys, DS1)[0] == 0
+        assert (lake / f"reports/starlink/ds={DS1}/answer.json").read_bytes() == answer
+
+        # starlink of DS1 loaded and published again after the transform
+        for step in ("extract", "to-csv", "load"):
+            assert cli.main([step, "starlink", "--ds", DS1]) == 0
+        assert cli.main(["publish", "--ds", DS1]) == 0
+        code, err = report(capsys, DS1)
+        assert code == 1 and re.search(
+            rf"the marts were built at .* from starlink of ds {DS1}, and starlink of ds {DS1} was published since", err
+        ), err
+
+    assert cli.main(["transform", "--ds", DS1]) == 0
+    assert report(capsys, DS1)[0] == 0
+    # a build that does not finish, or changes part of the marts (here a partial run), claims no ds
+    dbt(Context(Settings.from_env()), "run", "--select", "dim_launches", ds=DS1)
+    code, err = report(capsys, DS1)
+    assert code == 1 and "the marts are not marked as built for any ds (a transform did not finish" in err, err
+    assert json.loads((lake / f"reports/starlink/ds={DS1}/answer.json").read_bytes())["ds"] == DS1
