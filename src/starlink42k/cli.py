@@ -183,7 +183,10 @@ def cmd_restore(ctx: Context, args: argparse.Namespace) -> None:
     from . import backup
 
     used = backup.restore(ctx, Path(args.source) if args.source else None, force=args.force)
-    print(f"restored: {used}\n  (the marts are as they were then; `starlink42k report --ds <ds>` rewrites an answer)")
+    print(
+        f"restored: {used}\n  (the marts are those of the last ds transformed then; for another ds's answer: "
+        "`starlink42k transform --ds <ds>`, then `starlink42k report --ds <ds>`)"
+    )
 
 
 def cmd_config(ctx: Context, args: argparse.Namespace) -> None:
