@@ -133,6 +133,40 @@ def test_connection_reset_mid_body_every_time(ran: Stack, good_run: GoodRun) -> 
     assert_extract_reruns(ran, "satcat", good_run.ds, before)
 
 
+@pytest.mark.parametrize(
+    "body_only",
+    [
+        pytest.param(
+            False,
+            marks=pytest.mark.fault(
+                "Sources",
+                "a server sending one byte a second (from its status line): cut at HTTP_DEADLINE, refused, ds kept",
+            ),
+            id="headers",
+        ),
+        pytest.param(
+            True,
+            marks=pytest.mark.fault(
+                "Sources", "a server sending its body one byte a second: cut at HTTP_DEADLINE, refused, ds kept"
+            ),
+            id="body",
+        ),
+    ],
+)
+def test_one_byte_a_second_cut_at_the_deadline(ran: Stack, good_run: GoodRun, body_only: bool) -> None:
+    """HTTP_TIMEOUT (5 s here) bounds each read, and a byte comes every second: only the request's
+    total deadline ends it, retries included."""
+    before = ran.snapshot()
+    ran.replay.add_fault(STARLINK, PASS, *[Fault(trickle=1.0, trickle_body_only=body_only)] * 3)
+    started = time.monotonic()
+    result = ran.run("run", "--ds", good_run.ds, HTTP_DEADLINE="4", HTTP_MAX_ATTEMPTS="3")
+    seconds = time.monotonic() - started
+    assert_refused(ran, result, before, "starlink page 2", "not answered in full within 4s (HTTP_DEADLINE")
+    assert len(query_times(ran, STARLINK)) == 2  # no attempt after the deadline
+    assert seconds < 30, f"{seconds:.0f}s"
+    assert_extract_reruns(ran, "starlink", good_run.ds, before)
+
+
 # --- bodies that are not what they claim ---------------------------------------------------------------
 
 
