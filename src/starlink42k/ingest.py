@@ -12,7 +12,10 @@ on its own, and a rerun replaces exactly that ds.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +95,28 @@ def extract(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
 
 # --- to-csv --------------------------------------------------------------------------------------
 
+SCRATCH_PREFIX = "starlink42k-to-csv."
+
+
+@contextmanager
+def scratch_folder() -> Iterator[Path]:
+    """A folder of its own in TMPDIR for the CSV being written, removed after. Its name records its
+    owner (``starlink42k-to-csv.<host>-<pid>.<random>``): a to-csv killed mid-way leaves it, and the
+    next to-csv removes it once that owner is gone (lake.owner_gone), as the lake sweeps temp files."""
+    root = Path(tempfile.gettempdir())
+    for folder in root.glob(SCRATCH_PREFIX + "*"):
+        try:
+            if folder.is_dir() and lakes.owner_gone(folder.name[len(SCRATCH_PREFIX) :].rpartition(".")[0], folder):
+                shutil.rmtree(folder, ignore_errors=True)
+                event(log, "to_csv.swept", f"removed {folder}, left by a to-csv that is gone", folder=str(folder))
+        except FileNotFoundError:  # another to-csv swept it first
+            continue
+    folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{lakes.owner_tag()}."))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 def read_raw_documents(ctx: Context, raw_key: str, manifest: dict[str, Any], fmt: str) -> list[Any]:
     data = lakes.read_verified(ctx.lake, raw_key, manifest)
@@ -113,8 +138,8 @@ def to_csv(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
         raw_key = lakes.raw_key(spec.source, dataset, ds, fmt)
         docs = read_raw_documents(ctx, raw_key, raw_manifest, fmt)
         csv_key = lakes.curated_key(spec.source, dataset, ds)
-        with tempfile.TemporaryDirectory(prefix="starlink42k-") as tmp:
-            path = Path(tmp) / f"{dataset}.csv"
+        with scratch_folder() as tmp:
+            path = tmp / f"{dataset}.csv"
             result = write_csv_file(spec, docs, path)
             rejects_key = lakes.rejects_key(spec.source, dataset, ds)
             # The rejects are written first, so that a failed check leaves the evidence (and the
