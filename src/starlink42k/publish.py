@@ -88,7 +88,7 @@ def kept(ctx: Context, ds: str, rerun: str) -> str:
 
 def short(exc: BaseException) -> str:
     """A database error's first lines, on one line."""
-    lines = str(exc).strip().splitlines()
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
     return " | ".join(lines[:3]) or type(exc).__name__
 
 

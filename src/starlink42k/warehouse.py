@@ -441,7 +441,6 @@ def publish_ds(
     ``keep_published``, a dataset already published for ds may stay as it is instead). In one
     transaction, each pending table replaces its dataset's partition of ds and its record moves to
     raw.load_log. Returns the state found and the datasets published (none: nothing changed)."""
-    create_raw_tables(conn)
     with conn.transaction():
         conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(LOCK_WAIT_SECONDS * 1000)}ms")))
         # Not while a transform reads raw; and after any load of these datasets in progress has ended,
@@ -450,21 +449,22 @@ def publish_ds(
         for name in sorted(datasets):
             conn.execute("select pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", (LOAD_LOCK, name))
         state = ds_state(conn, ds, datasets)
-        waiting = [d for d in state.not_loaded if not (keep_published and d in state.published)]
-        if waiting or not state.pending:
+        missing = [d for d in state.not_loaded if not (keep_published and d in state.published)]
+        if missing or not state.pending:
             return state, ()
         for name in sorted(state.pending):
-            final, pending = sql.Identifier(SCHEMA, partition_name(name, ds)), pending_name(name, ds)
+            partition, pending = partition_name(name, ds), pending_name(name, ds)
             _add_parent_columns(conn, name, pending)
-            conn.execute(sql.SQL("drop table if exists {}").format(final))
+            table = sql.Identifier(SCHEMA, partition)
+            conn.execute(sql.SQL("drop table if exists {}").format(table))
             conn.execute(
                 sql.SQL("alter table {} rename to {}").format(
-                    sql.Identifier(SCHEMA, pending), sql.Identifier(partition_name(name, ds))
+                    sql.Identifier(SCHEMA, pending), sql.Identifier(partition)
                 )
             )
             conn.execute(
                 sql.SQL("alter table {} attach partition {} for values in ({})").format(
-                    sql.Identifier(SCHEMA, name), final, sql.Literal(ds)
+                    sql.Identifier(SCHEMA, name), table, sql.Literal(ds)
                 )
             )
         columns = sql.SQL(", ").join(map(sql.Identifier, LOG_COLUMNS))
