@@ -67,11 +67,19 @@ stop: ## Stop the embedded PostgreSQL servers that `make run` and `make demo` le
 	@if [ -x $(BIN)/starlink42k ]; then $(BIN)/starlink42k --quiet warehouse stop; fi
 
 # --- checks -------------------------------------------------------------------------------------
-.PHONY: test lint fmt
-# The container tests need a Docker engine and built images: `make test-images` runs them.
-CONTAINER_TESTS := $(wildcard tests/images/test_*containers.py) tests/images/test_images.py
-test: venv-dev $(CHECKOV_VENV)/bin/checkov ## Run every test (starts its own PostgreSQL, S3 server, API replay)
-	$(BIN)/pytest $(addprefix --ignore=,$(CONTAINER_TESTS)) $(PYTEST_ARGS)
+.PHONY: test test-slow test-all lint fmt
+# Tiers (pytest markers, pyproject.toml): `make test` runs what no slow tier marks, in minutes;
+# the slow tiers are the fault suite, the cluster fakes, whole-pipeline runs and the containers.
+SLOW_TIERS := pipeline or faults or cluster or images
+# pytest-xdist workers for the slow tiers: their cases mostly wait (on kills, retries, servers).
+TEST_WORKERS ?= 2
+test: venv-dev $(CHECKOV_VENV)/bin/checkov ## Run the tests (minutes): library, dbt on a real PostgreSQL, DAGs, charts
+	$(BIN)/pytest -m "not ($(SLOW_TIERS))" $(PYTEST_ARGS)
+
+test-slow: venv-dev ## Run the slow tiers but the containers: fault suite, cluster fakes, whole-pipeline runs
+	$(BIN)/pytest -m "(pipeline or faults or cluster) and not images" -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+test-all: test test-slow test-images ## Run every test: make test, the slow tiers, the images (what CI runs)
 
 .PHONY: faults secrets-baseline
 faults: venv-dev ## Run the fault and abuse suite (tests/faults) and regenerate README's Reliability table

@@ -12,6 +12,11 @@
 #   make test-images                   where no registry is reachable (CI): local base images from
 #                                      Debian packages, build, then the container tests
 
+# The top-level Makefile's shell settings, for this file used alone: without -e and pipefail a failed
+# `docker build` went on to "built ... in 0s" and exit 0. (The same values when included.)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
 IMAGES_MK := $(abspath $(lastword $(MAKEFILE_LIST)))
 IMAGES_ROOT := $(abspath $(dir $(IMAGES_MK))..)
 # The Makefile that was called (the top-level one, or this file alone), for the sub-makes.
@@ -121,4 +126,4 @@ test-images: ## Build the images on local base images (no registry needed) and r
 	@$(MAKE) -f '$(IMAGES_MAKEFILE)' --no-print-directory airflow-local-base images IMAGE_TAG=$(IMAGE_TAG) \
 	  BASE_IMAGE='$(LOCAL_BASE_IMAGE)' AIRFLOW_BASE_IMAGE='$(AIRFLOW_LOCAL_BASE_IMAGE)' \
 	  CA_BUNDLE='$(or $(CA_BUNDLE),$(wildcard $(HOST_CA_BUNDLE)))'
-	IMAGE_TESTS=required IMAGE_TAG=$(IMAGE_TAG) IMAGES_DOCKER='$(DOCKER)' $(BIN)/pytest $(IMAGES_ROOT)/tests/images $(PYTEST_ARGS)
+	IMAGE_TESTS=required IMAGE_TAG=$(IMAGE_TAG) IMAGES_DOCKER='$(DOCKER)' $(BIN)/pytest $(IMAGES_ROOT)/tests/images -m images $(PYTEST_ARGS)

@@ -3,8 +3,11 @@
 After `make cluster-up` with the in-cluster API replay (e2e.mk turns it on), this:
 1. logs in to Airflow's REST API (the simple auth manager's generated password, read from the API
    server pod) and waits until the DAG is parsed, failing on an import error of its file;
-2. unpauses and triggers `starlink_pipeline` for DS, and polls the run until it ends, printing
-   progress; a failed run names its failed tasks;
+2. triggers `starlink_pipeline` for DS, then unpauses it, and polls the run until it ends,
+   printing progress; a failed run names its failed tasks. The e2e run must be the only run: the
+   e2e cluster's scheduler creates none of its own (`make e2e`: use_job_schedule False; unpausing
+   this @daily, catchup=False DAG would otherwise start its latest slot's run at once, ahead of
+   the e2e run), and a run queued or started meanwhile fails the e2e;
 3. reads the run's answer.json from MinIO (a port-forward; the keys from Secret lake-credentials)
    and compares it with what the embedded pipeline computes from the same sample data
    (`starlink42k demo`): the cluster and `make run` must give the same answer.
@@ -26,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -80,38 +84,66 @@ class AirflowApi:
                 raise E2EFailure(f"DAG {dag_id} not parsed after {timeout:.0f} s: is the branch pushed (git-sync)?")
             sleep(poll)
 
-    def unpause(self, dag_id: str) -> None:
-        response = self._call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        response = self._call("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
         if response.status_code != 200:
-            raise E2EFailure(f"cannot unpause {dag_id}: HTTP {response.status_code} {response.text[:200]}")
+            action = "pause" if paused else "unpause"
+            raise E2EFailure(f"cannot {action} {dag_id}: HTTP {response.status_code} {response.text[:200]}")
 
-    def replace_runs_of(self, dag_id: str, ds: str) -> list[str]:
+    def start_only_run(self, dag_id: str, ds: str) -> str:
+        """Trigger the e2e run, then unpause: on the e2e cluster the scheduler creates no run of its
+        own (`make e2e` sets [scheduler] use_job_schedule False), so this run is the only one.
+        Triggered first, so even on a cluster where the scheduler does create runs, none is due
+        before the e2e run is queued."""
+        self.set_paused(dag_id, True)
+        run_id = self.trigger(dag_id, ds)
+        self.set_paused(dag_id, False)
+        return run_id
+
+    def other_runs(self, dag_id: str, run_id: str, since: str) -> list[str]:
+        """Runs other than the e2e run that are queued, or started since it was triggered."""
+        runs = [
+            *self._call("GET", f"/dags/{dag_id}/dagRuns", params={"state": "queued"}).json().get("dag_runs", []),
+            *self._call("GET", f"/dags/{dag_id}/dagRuns", params={"start_date_gte": since}).json().get("dag_runs", []),
+        ]
+        return sorted({r["dag_run_id"] for r in runs} - {run_id})
+
+    def replace_runs_of(self, dag_id: str, logical_date: str) -> list[str]:
         """Delete earlier runs of the same logical date (a second `make e2e`, or a scheduled run): a DAG
         has one run per logical date, so the trigger would be refused with 409."""
-        day = f"{ds}T00:00:00Z"
         response = self._call(
-            "GET", f"/dags/{dag_id}/dagRuns", params={"logical_date_gte": day, "logical_date_lte": day}
+            "GET",
+            f"/dags/{dag_id}/dagRuns",
+            params={"logical_date_gte": logical_date, "logical_date_lte": logical_date},
         )
         if response.status_code != 200:
             raise E2EFailure(
-                f"cannot list runs of {dag_id} for {ds}: HTTP {response.status_code} {response.text[:200]}"
+                f"cannot list runs of {dag_id} at {logical_date}: HTTP {response.status_code} {response.text[:200]}"
             )
-        replaced = [run["dag_run_id"] for run in response.json().get("dag_runs", [])]
-        for run_id in replaced:
-            print(f"    replacing the earlier run {run_id} of {ds}", flush=True)
+        earlier = response.json().get("dag_runs", [])
+        for run in earlier:
+            run_id = run["dag_run_id"]
+            print(f"    replacing the earlier run {run_id} of {logical_date} ({run['state']})", flush=True)
+            if run["state"] not in TERMINAL:  # a queued or running run cannot be deleted: end it first
+                self._call("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"})
             deleted = self._call("DELETE", f"/dags/{dag_id}/dagRuns/{run_id}")
             if deleted.status_code not in (204, 404):
                 raise E2EFailure(f"cannot delete the earlier run {run_id}: HTTP {deleted.status_code}")
-        return replaced
+        return [run["dag_run_id"] for run in earlier]
 
-    def trigger(self, dag_id: str, ds: str) -> str:
-        self.replace_runs_of(dag_id, ds)
-        run_id = f"e2e__{ds}__{int(time.time())}"
+    def trigger(self, dag_id: str, logical_date: str) -> str:
+        """A manual run at this logical date (an ISO timestamp, or a date for its midnight UTC)."""
+        if len(logical_date) == 10:
+            logical_date = f"{logical_date}T00:00:00Z"
+        self.replace_runs_of(dag_id, logical_date)
+        run_id = f"e2e__{logical_date[:10]}__{int(time.time())}"
         response = self._call(
-            "POST", f"/dags/{dag_id}/dagRuns", json={"dag_run_id": run_id, "logical_date": f"{ds}T00:00:00Z"}
+            "POST", f"/dags/{dag_id}/dagRuns", json={"dag_run_id": run_id, "logical_date": logical_date}
         )
         if response.status_code != 200:
-            raise E2EFailure(f"cannot trigger {dag_id} for {ds}: HTTP {response.status_code} {response.text[:300]}")
+            raise E2EFailure(
+                f"cannot trigger {dag_id} at {logical_date}: HTTP {response.status_code} {response.text[:300]}"
+            )
         return response.json()["dag_run_id"]
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
@@ -261,12 +293,15 @@ def main(argv: list[str] | None = None) -> int:
         api = AirflowApi(args.airflow_url, "admin", admin_password(args.context))
         api.login()
         api.wait_for_dag(DAG_ID, args.dag_timeout)
-        print(f"==> e2e 2/3 trigger {DAG_ID} for {args.ds} and wait for it", flush=True)
-        api.unpause(DAG_ID)
-        run_id = api.trigger(DAG_ID, args.ds)
+        print(f"==> e2e 2/3 trigger {DAG_ID} for {args.ds}, unpause, wait for the run", flush=True)
+        triggered = datetime.now(UTC).isoformat()
+        run_id = api.start_only_run(DAG_ID, args.ds)
         started = time.monotonic()
         api.wait_for_run(DAG_ID, run_id, args.run_timeout)
         print(f"    {run_id} succeeded in {time.monotonic() - started:.0f} s", flush=True)
+        others = api.other_runs(DAG_ID, run_id, triggered)
+        if others:
+            raise E2EFailure(f"the e2e run was not the only run: {', '.join(others)}")
         print("==> e2e 3/3 answer.json from MinIO against the embedded run of the same data", flush=True)
         access = secret_value(args.context, "starlink", "lake-credentials", "access-key-id")
         secret = secret_value(args.context, "starlink", "lake-credentials", "secret-access-key")

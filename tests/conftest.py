@@ -26,6 +26,23 @@ from support.replay import ScriptedReplay
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+TESTS = Path(__file__).resolve().parent
+
+# --- tiers -----------------------------------------------------------------------------------------
+# `make test` runs what no slow tier's marker marks (pyproject.toml lists them); these folders and
+# files are a tier as a whole, marked here so that a new test there cannot land in the fast tier.
+WHOLE_TIERS = {
+    "faults": lambda path: TESTS / "faults" in path.parents,
+    # the container tests; tests/images/test_dockerfiles.py (hadolint) needs no Docker
+    "images": lambda path: path.parent == TESTS / "images" and path.name != "test_dockerfiles.py",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker, holds in WHOLE_TIERS.items():
+            if holds(item.path):
+                item.add_marker(marker)
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """k8s/e2e.py's REST client against a real `airflow api-server` process (what `make e2e` talks to on
-kind): log in with the simple auth manager's generated password, wait for the DAG, unpause, trigger
-and poll the run until it ends. No scheduler runs here, so the test ends each run itself through
-the same API, as the scheduler would."""
+kind): log in with the simple auth manager's generated password, wait for the DAG, trigger and poll
+the run until it ends. No scheduler runs here, so the test ends each run itself through the same
+API, as the scheduler would (test_airflow_e2e_scheduler.py runs a real scheduler)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ import requests
 from airflow_helpers import BIN, DAGS, REPO, clean_env
 
 from support.net import free_port, wait_for_port
+
+# Starts real Airflow processes for the cluster's e2e client: the cluster tier.
+pytestmark = pytest.mark.cluster
 
 
 def e2e_module():
@@ -98,7 +101,7 @@ def client(api_server: dict):
 def test_login_trigger_and_poll_until_success(api_server: dict) -> None:
     _, api = client(api_server)
     api.wait_for_dag("starlink_pipeline", timeout=60, poll=0.5)
-    api.unpause("starlink_pipeline")
+    api.set_paused("starlink_pipeline", False)
     details = api._call("GET", "/dags/starlink_pipeline").json()
     assert details["is_paused"] is False
     run_id = api.trigger("starlink_pipeline", "2024-01-31")

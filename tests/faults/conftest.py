@@ -1,4 +1,4 @@
-"""The fault and abuse suite: `make faults`, and part of `make test`.
+"""The fault and abuse suite: `make faults`, and part of `make test-slow`.
 
 Every case breaks the pipeline the way production does, then asserts two things: the exact state of
 the lake and the warehouse afterwards (``fault_stack.py``: the previous ds intact byte for byte and row for
@@ -36,14 +36,21 @@ _outcomes: dict[str, dict[str, str]] = {}
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """The case's fault marker travels with its reports (to pytest-xdist's controller too)."""
     outcome = yield
-    report = outcome.get_result()
     marker = item.get_closest_marker("fault")
-    if marker is None:
+    if marker is not None:
+        kind, case = marker.args
+        assert kind in KINDS, f"{item.nodeid}: fault kind {kind!r} is not one of {KINDS}"
+        outcome.get_result().user_properties.append(("fault", (kind, case)))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    fault = dict(report.user_properties).get("fault")
+    if fault is None:
         return
-    kind, case = marker.args
-    assert kind in KINDS, f"{item.nodeid}: fault kind {kind!r} is not one of {KINDS}"
-    entry = _outcomes.setdefault(item.nodeid, {"kind": kind, "case": case, "outcome": "passed"})
+    kind, case = fault
+    entry = _outcomes.setdefault(report.nodeid, {"kind": kind, "case": case, "outcome": "passed"})
     if report.failed:
         entry["outcome"] = "failed"
     elif report.skipped and entry["outcome"] == "passed":
@@ -51,11 +58,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Write the results of the fault cases that ran (none ran: nothing is written)."""
+    """Write the results of the fault cases that ran (none ran: nothing is written); under
+    pytest-xdist only the controller, which sees every worker's reports, writes them."""
     helpers = sys.modules.get("airflow_helpers")  # the pod-spec case imported it: its AIRFLOW_HOME
     if helpers is not None:
         shutil.rmtree(helpers.AIRFLOW_HOME, ignore_errors=True)
-    if not _outcomes:
+    if not _outcomes or hasattr(session.config, "workerinput"):
         return
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     cases = [{"test": nodeid, **entry} for nodeid, entry in sorted(_outcomes.items())]

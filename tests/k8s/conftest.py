@@ -12,12 +12,15 @@ from typing import Any
 
 import pytest
 import yaml
+from fake_cluster import FakeClusterRun
 from k8s_helpers import (
     CHART,
     GIVEN_CREDENTIALS,
     NAMESPACE,
     RELEASE,
+    ROOT,
     Render,
+    airflow_chart_dir,
     extract_helm,
     kind_kube_version,
     run_helm,
@@ -70,3 +73,17 @@ def kube_version() -> str:
     Read from kind-config.yaml so the cluster and the validation can never drift apart.
     """
     return kind_kube_version()
+
+
+@pytest.fixture(scope="session")
+def render_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`helm template` results of the fake cluster, shared by the session (same inputs, same objects)."""
+    return tmp_path_factory.mktemp("renders")
+
+
+@pytest.fixture
+def fake_cluster(helm_bin: Path, render_cache: Path, tmp_path: Path) -> FakeClusterRun:
+    """The checkout's make targets against the fake cluster (tests/k8s/fake_cluster.py); the official
+    Airflow chart's repository answers with the chart the other tests render."""
+    online = f"https://airflow.apache.org={airflow_chart_dir()}"
+    return FakeClusterRun.create(ROOT, tmp_path, helm_bin, render_cache, online_repos=online)

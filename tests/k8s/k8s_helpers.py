@@ -148,12 +148,17 @@ def kind_kube_version() -> str:
     return f"{major}.{minor}.0"
 
 
+# The Airflow image's ID that step 7 reads when its helm line runs (a shell variable of the recipe).
+IMAGE_ID = "sha256:" + "1d" * 32
+
+
 def cluster_mk_airflow_set(**make_vars: str) -> list[str]:
     """AIRFLOW_SET as k8s/cluster.mk computes it (through the top-level Makefile), for these make
-    variables (GIT_REPO, GIT_BRANCH, IMAGE_TAG, ...): the `--set` flags of `make cluster-up`."""
+    variables (GIT_REPO, GIT_BRANCH, IMAGE_TAG, ...): the `--set` flags of `make cluster-up`, with
+    IMAGE_ID as the image ID step 7 reads."""
     out = subprocess.run(
-        ["make", "-s", "-C", str(ROOT), "--eval", "print-%: ; @echo $($*)", "print-AIRFLOW_SET",
-         *(f"{k}={v}" for k, v in make_vars.items())],
+        ["make", "-s", "-C", str(ROOT), "--eval", f"print-%: ; @airflow_image_id={IMAGE_ID}; echo $($*)",
+         "print-AIRFLOW_SET", *(f"{k}={v}" for k, v in make_vars.items())],
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout  # fmt: skip
     return shlex.split(out)

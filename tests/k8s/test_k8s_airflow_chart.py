@@ -16,6 +16,7 @@ as jmespath queries:
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
@@ -29,12 +30,14 @@ import pytest
 import yaml
 from k8s_helpers import (
     AIRFLOW_NAMESPACE,
+    K8S,
     KIND_CONFIG,
     ROOT,
     airflow_chart_dir,
     cluster_mk_airflow_set,
     make_var_default,
     render_airflow_chart,
+    run_helm,
 )
 
 RELEASE = "airflow"
@@ -169,8 +172,6 @@ def test_remote_logs_go_to_minio_through_our_lake_connection(rendered: list[dict
         if airflow_component(where):
             assert env_refs(spec).get("AIRFLOW_CONN_LAKE_S3") == ("airflow-lake-connection", "connection"), where
     (connection,) = [o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == "airflow-lake-connection"]
-    import base64
-
     extra = json.loads(base64.b64decode(connection["data"]["connection"]))["extra"]
     assert re.fullmatch(r"http://starlink-minio\.starlink\.svc\.cluster\.local:9000", extra["endpoint_url"])
 
@@ -209,3 +210,77 @@ def test_every_container_is_hardened(rendered: list[dict]) -> None:
             context = container.get("securityContext") or {}
             assert context.get("allowPrivilegeEscalation") is False, (where, container["name"])
             assert context.get("capabilities", {}).get("drop") == ["ALL"], (where, container["name"])
+
+
+def notes_warnings(helm: Path, chart: Path, *args: str) -> set[str]:
+    """The chart's DEPRECATION WARNINGs of `helm install --dry-run=client` (its NOTES; no cluster)."""
+    out = run_helm(helm, "install", RELEASE, str(chart), "--namespace", AIRFLOW_NAMESPACE, "--dry-run=client", *args)
+    notes = out.stdout.split("\nNOTES:\n", 1)[1]
+    return set(re.findall(r"DEPRECATION WARNING:\s*\n\s*(.+)", notes))
+
+
+def test_our_values_add_no_deprecation_warning(helm_bin: Path, chart: Path, rendered: list[dict]) -> None:
+    """`workers.resources` warned in 1.22 (renamed to workers.kubernetes.resources); the chart's own
+    defaults warn about a few keys of theirs, ours must add none."""
+    defaults = notes_warnings(helm_bin, chart)
+    ours = notes_warnings(helm_bin, chart, "-f", str(K8S / "airflow-values.yaml"), *cluster_mk_set_flags())
+    assert ours - defaults == set()
+    base = jmespath.search("containers[?name=='base'] | [0]", worker_pod(rendered)["spec"])
+    assert base["resources"]["requests"] == {"cpu": "100m", "memory": "384Mi"}
+
+
+def test_what_airflow_pods_need_from_our_chart_survives_its_uninstall(
+    rendered: list[dict], objects: list[dict]
+) -> None:
+    """Every Secret and ConfigMap an Airflow pod must have to start (not `optional`) that the platform
+    chart writes carries helm.sh/resource-policy: keep: `helm uninstall starlink` leaves it, and the
+    Airflow pods still start (pipeline-settings was deleted before: every pod mounts it)."""
+    ours = {
+        (o["kind"], o["metadata"]["name"]): o for o in objects if o["metadata"].get("namespace") == AIRFLOW_NAMESPACE
+    }
+    needed = set()
+    for _, spec in pod_specs(rendered):
+        for container in jmespath.search("[containers, initContainers][][]", spec) or []:
+            for env in container.get("env") or []:
+                for kind, key in (("Secret", "secretKeyRef"), ("ConfigMap", "configMapKeyRef")):
+                    ref = (env.get("valueFrom") or {}).get(key)
+                    if ref and not ref.get("optional"):
+                        needed.add((kind, ref["name"]))
+            for source in container.get("envFrom") or []:
+                for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+                    if key in source and not source[key].get("optional"):
+                        needed.add((kind, source[key]["name"]))
+        for volume in spec.get("volumes") or []:
+            if "secret" in volume and not volume["secret"].get("optional"):
+                needed.add(("Secret", volume["secret"]["secretName"]))
+    from_us = needed & set(ours)
+    assert ("ConfigMap", "pipeline-settings") in from_us and ("Secret", "airflow-metadata") in from_us, from_us
+    for key in from_us:
+        assert ours[key]["metadata"].get("annotations", {}).get("helm.sh/resource-policy") == "keep", key
+
+
+def test_the_metadata_database_is_ours_on_the_official_postgres_image(
+    rendered: list[dict], objects: list[dict]
+) -> None:
+    """No bundled bitnami PostgreSQL (a frozen image): every Airflow component and the migrations Job
+    read the connection from Secret airflow-metadata, which the platform chart writes, pointing at
+    the warehouse's server (the official postgres image) with a database and role of Airflow's own."""
+    images = {
+        c["image"]
+        for _, spec in pod_specs(rendered)
+        for c in jmespath.search("[containers, initContainers][][]", spec) or []
+    }
+    assert not [i for i in images if "bitnami" in i or "postgres" in i], images
+    assert not [o for o in rendered if o["kind"] == "StatefulSet"]
+    for where, spec in pod_specs(rendered):
+        if (airflow_component(where) and where != "worker pod template") or where.startswith("Job/"):
+            refs = env_refs(spec)
+            assert refs.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") == ("airflow-metadata", "connection"), where
+    secret = next(o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == "airflow-metadata")
+    url = base64.b64decode(secret["data"]["connection"]).decode()
+    assert re.fullmatch(
+        r"postgresql://airflow:[^@]+@starlink-warehouse\.starlink\.svc\.cluster\.local:5432/airflow\?sslmode=disable",
+        url,
+    )
+    warehouse = next(o for o in objects if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "starlink-warehouse")
+    assert warehouse["spec"]["template"]["spec"]["containers"][0]["image"].startswith("postgres:")

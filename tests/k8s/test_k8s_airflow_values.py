@@ -273,9 +273,12 @@ class TestUiAndAuth:
         assert f"cat {core['simple_auth_manager_passwords_file']}" in CLUSTER_MK.read_text()
 
     def test_components_have_requests_and_limits(self, values: dict) -> None:
-        for component in ("scheduler", "apiServer", "dagProcessor", "triggerer", "workers"):
-            resources = values[component]["resources"]
-            assert set(resources) == {"requests", "limits"}, component
+        for component in ("scheduler", "apiServer", "dagProcessor", "triggerer", "workers.kubernetes"):
+            node = values
+            for part in component.split("."):
+                node = node[part]
+            assert set(node["resources"]) == {"requests", "limits"}, component
+        assert "resources" not in values["workers"], "workers.resources is deprecated: workers.kubernetes.resources"
 
     def test_pods_run_hardened(self, values: dict) -> None:
         pod = values["securityContexts"]["pod"]

@@ -69,6 +69,7 @@ class TestRender:
             ("NetworkPolicy", "starlink-backup-warehouse-egress"),
             ("NetworkPolicy", "starlink-minio-backup-ingress"),
             ("NetworkPolicy", "starlink-warehouse-backup-ingress"),
+            ("Secret", "starlink-minio-backup"),
         }
         assert backup <= names
         assert names - {(o["kind"], o["metadata"]["name"]) for o in objects_off} == backup
@@ -215,10 +216,11 @@ class TestSecurity:
         for cron, name in ((dump, "upload"), (find(objects, "CronJob", LAKE_CRON), "mirror")):
             env = container(cron, name)["env"]
             refs = {e["name"]: tuple(e["valueFrom"]["secretKeyRef"].values()) for e in env if "valueFrom" in e}
+            # The backups' own identity, the only one that may write the backup bucket.
             assert refs == {
-                "ENDPOINT": ("lake-credentials", "endpoint-url"),
-                "ACCESS_KEY": ("lake-credentials", "access-key-id"),
-                "SECRET_KEY": ("lake-credentials", "secret-access-key"),
+                "ENDPOINT": ("starlink-minio-backup", "endpoint-url"),
+                "ACCESS_KEY": ("starlink-minio-backup", "access-key-id"),
+                "SECRET_KEY": ("starlink-minio-backup", "secret-access-key"),
             }
         # every reference resolves to a key of a Secret the chart renders in this namespace
         secrets = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Secret"}
@@ -460,20 +462,19 @@ class TestScripts:
         proc = run_script(script(cron, "upload", scratch), env)
         assert proc.returncode == 0, proc.stderr
 
+        # Into the backup bucket, which only the backups' identity writes; the lake's dumps (from
+        # before) are the lake's, not touched.
         assert calls(fake_mc) == [
             ["alias", "set", "lake", env["ENDPOINT"], "lake-admin", "lake-secret-123456"],
-            ["cp", str(scratch / "20240125T020000Z.dump"), f"lake/starlink-lake/{prefix}/20240125T020000Z.dump"],
-            ["ls", f"lake/starlink-lake/{prefix}/"],
-            ["rm", "--recursive", "--force", "--older-than", "14d", f"lake/starlink-lake/{prefix}/"],
-            ["ls", f"lake/starlink-lake-backup/{prefix}/"],
+            ["cp", str(scratch / "20240125T020000Z.dump"), f"lake/starlink-lake-backup/{prefix}/20240125T020000Z.dump"],
             ["rm", "--recursive", "--force", "--older-than", "14d", f"lake/starlink-lake-backup/{prefix}/"],
-            ["ls", f"lake/starlink-lake/{prefix}/"],
+            ["ls", f"lake/starlink-lake-backup/{prefix}/"],
         ]
-        assert sorted(p.name for p in (root / "starlink-lake" / prefix).iterdir()) == [
+        assert sorted(p.name for p in (root / "starlink-lake-backup" / prefix).iterdir()) == [
             "20240115T020000Z.dump",
             "20240125T020000Z.dump",
         ]
-        assert [p.name for p in (root / "starlink-lake-backup" / prefix).iterdir()] == ["20240115T020000Z.dump"]
+        assert len(list((root / "starlink-lake" / prefix).iterdir())) == 2
         assert (root / "starlink-lake/raw/celestrak/satcat/ds=2024-01-01/satcat.json").exists()  # only dumps pruned
 
     def test_upload_on_a_fresh_backup_bucket_and_on_failure(self, objects, fake_mc, tmp_path: Path) -> None:
@@ -481,9 +482,9 @@ class TestScripts:
         put(scratch / "20240125T020000Z.dump", b"new dump")
         env = {**fake_mc["env"], "PREFIX": "backups/warehouse", "RETENTION_DAYS": "14"}
         text = script(find(objects, "CronJob", WAREHOUSE_CRON), "upload", scratch)
-        # The first night: the backup bucket has no dumps yet, so nothing is pruned there.
+        # The first night: the new dump is the only one, and stays.
         assert run_script(text, env).returncode == 0
-        assert [c[0] for c in calls(fake_mc)] == ["alias", "cp", "ls", "rm", "ls", "ls"]
+        assert [c[0] for c in calls(fake_mc)] == ["alias", "cp", "rm", "ls"]
         # An upload that fails fails the Job, and nothing is pruned.
         fake_mc["log"].unlink()
         proc = run_script(text, {**env, "MC_FAIL": "cp"})

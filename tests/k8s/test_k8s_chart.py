@@ -246,17 +246,26 @@ class TestMinio:
         assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {"s3": 9000, "console": 9001}
         assert selects(service["spec"]["selector"], pod_labels(objects, "StatefulSet", "starlink-minio"))
 
-    def test_root_credentials_from_the_lake_secret(self, objects: list[dict]) -> None:
+    def test_root_credentials_from_the_root_secret_only(self, objects: list[dict]) -> None:
+        """The root's keys reach MinIO and the hook that creates the identities, nothing else."""
         sts = find(objects, "StatefulSet", "starlink-minio")
         env = {e["name"]: e for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
         assert env["MINIO_ROOT_USER"]["valueFrom"]["secretKeyRef"] == {
-            "name": "lake-credentials",
+            "name": "starlink-minio-root",
             "key": "access-key-id",
         }
         assert env["MINIO_ROOT_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
-            "name": "lake-credentials",
+            "name": "starlink-minio-root",
             "key": "secret-access-key",
         }
+        readers = {
+            name
+            for name, spec in pod_specs(objects)
+            for c in containers(spec)
+            for e in c.get("env", [])
+            if (e.get("valueFrom") or {}).get("secretKeyRef", {}).get("name") == "starlink-minio-root"
+        }
+        assert readers == {"StatefulSet/starlink-minio", "Job/starlink-minio-buckets"}, readers
 
     def test_bucket_job_is_an_idempotent_hook(self, objects: list[dict]) -> None:
         job = find(objects, "Job", "starlink-minio-buckets")
@@ -276,7 +285,8 @@ class TestMinio:
 class TestSecurityContexts:
     def test_every_pod_is_non_root_with_seccomp(self, objects: list[dict]) -> None:
         specs = pod_specs(objects)
-        assert len(specs) == 5  # MinIO, the warehouse, the buckets Job, the two backup CronJobs
+        # MinIO, the warehouse, the buckets Job, the two backup CronJobs, Airflow's database Job
+        assert len(specs) == 6
         for name, spec in specs:
             ctx = spec["securityContext"]
             assert ctx["runAsNonRoot"] is True, name
@@ -333,6 +343,10 @@ class TestSecrets:
     CONTRACT: ClassVar[dict[tuple[str, str], set[str]]] = {
         ("starlink", "warehouse-credentials"): {"host", "port", "dbname", "user", "password", "url"},
         ("starlink", "lake-credentials"): {"access-key-id", "secret-access-key", "endpoint-url", "lake-url"},
+        ("starlink", "starlink-minio-root"): {"access-key-id", "secret-access-key"},
+        ("starlink", "starlink-minio-airflow"): {"access-key-id", "secret-access-key"},
+        ("starlink", "starlink-minio-backup"): {"access-key-id", "secret-access-key", "endpoint-url"},
+        ("airflow", "airflow-metadata"): {"connection"},
         ("airflow", "airflow-fernet-key"): {"fernet-key"},
         ("airflow", "airflow-api-secret-key"): {"api-secret-key"},
         ("airflow", "airflow-jwt-secret"): {"jwt-secret"},
@@ -369,14 +383,30 @@ class TestSecrets:
         assert decode(secret, "lake-url") == "s3://starlink-lake"
         assert len(decode(secret, "secret-access-key")) >= 8  # MinIO refuses shorter root passwords
 
-    def test_airflow_lake_connection_matches_the_lake_keys(self, objects: list[dict]) -> None:
+    def test_airflow_lake_connection_is_airflows_identity(self, objects: list[dict]) -> None:
         secrets = secrets_by_name(objects)
         conn = json.loads(decode(secrets["airflow-lake-connection"], "connection"))
-        lake = secrets["lake-credentials"]
+        airflow = secrets["starlink-minio-airflow"]
         assert conn["conn_type"] == "aws"
-        assert conn["login"] == decode(lake, "access-key-id")
-        assert conn["password"] == decode(lake, "secret-access-key")
-        assert conn["extra"]["endpoint_url"] == decode(lake, "endpoint-url")
+        assert conn["login"] == decode(airflow, "access-key-id")
+        assert conn["password"] == decode(airflow, "secret-access-key")
+        assert conn["extra"]["endpoint_url"] == decode(secrets["lake-credentials"], "endpoint-url")
+
+    def test_every_identity_has_its_own_keys(self, objects: list[dict]) -> None:
+        secrets = secrets_by_name(objects)
+        names = ("starlink-minio-root", "lake-credentials", "starlink-minio-airflow", "starlink-minio-backup")
+        keys = [decode(secrets[n], "access-key-id") for n in names]
+        assert len(set(keys)) == len(names), keys
+        assert len({decode(secrets[n], "secret-access-key") for n in names}) == len(names)
+
+    def test_airflows_metadata_connection(self, objects: list[dict]) -> None:
+        secrets = secrets_by_name(objects)
+        url = urlsplit(decode(secrets["airflow-metadata"], "connection"))
+        assert (url.scheme, url.hostname, url.port, url.path) == (
+            "postgresql", "starlink-warehouse.starlink.svc.cluster.local", 5432, "/airflow",
+        )  # fmt: skip
+        assert url.username == "airflow" != decode(secrets["warehouse-credentials"], "user")
+        assert unquote(url.password or "") == decode(secrets["starlink-warehouse-airflow-db"], "password")
 
     def test_fernet_key_is_valid(self, objects: list[dict]) -> None:
         key = decode(secrets_by_name(objects)["airflow-fernet-key"], "fernet-key")
@@ -408,13 +438,11 @@ class TestSecrets:
             decode(secrets["starlink-warehouse-superuser"], "password")
             == given["warehouse"]["auth"]["superuserPassword"]
         )
-        assert decode(secrets["lake-credentials"], "access-key-id") == given["minio"]["auth"]["accessKeyId"]
-        assert decode(secrets["lake-credentials"], "secret-access-key") == given["minio"]["auth"]["secretAccessKey"]
-        conn = json.loads(decode(secrets["airflow-lake-connection"], "connection"))
-        assert (conn["login"], conn["password"]) == (
-            given["minio"]["auth"]["accessKeyId"],
-            given["minio"]["auth"]["secretAccessKey"],
-        )
+        # minio.auth is the root's; the clients' identities are generated.
+        root = secrets["starlink-minio-root"]
+        assert decode(root, "access-key-id") == given["minio"]["auth"]["accessKeyId"]
+        assert decode(root, "secret-access-key") == given["minio"]["auth"]["secretAccessKey"]
+        assert decode(secrets["lake-credentials"], "access-key-id") != given["minio"]["auth"]["accessKeyId"]
         for name, key, value in [
             ("airflow-fernet-key", "fernet-key", "fernetKey"),
             ("airflow-api-secret-key", "api-secret-key", "apiSecretKey"),
@@ -430,8 +458,9 @@ class TestSecrets:
         # Airflow's namespace is derived from the lake's keys, not generated).
         template = (CHART / "templates" / "secrets.yaml").read_text()
         named = set(re.findall(r'^  name: \{\{ include "(starlink\.secret\.\w+)" \. \}\}$', template, re.M))
-        assert len(named) == 7, named
-        for helper in named - {"starlink.secret.lakeConnection"}:
+        assert len(named) == 12, named
+        # The two connections in Airflow's namespace are derived from stored keys, not generated.
+        for helper in named - {"starlink.secret.lakeConnection", "starlink.secret.airflowMetadata"}:
             assert re.search(rf'lookup "v1" "Secret" \$\w+ \(include "{re.escape(helper)}" \.\)', template), helper
 
 

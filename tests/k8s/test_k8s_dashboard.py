@@ -408,6 +408,7 @@ def grafana_sql(sql: str, start: date, end: date) -> str:
     return expanded
 
 
+@pytest.mark.pipeline  # two whole pipeline runs
 def test_every_sql_query_runs_as_the_read_only_role_after_real_runs(
     dashboard: dict, on: list[dict], pipeline_env: dict, warehouse_url: str, tmp_path: Path
 ) -> None:

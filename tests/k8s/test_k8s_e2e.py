@@ -7,8 +7,9 @@
 - the chart with the replay on: every object valid, the replay pod restricted, and the network
   open between pipeline pods and the replay only;
 - k8s/e2e.py reads answer.json from a real S3 API server and compares answers through the typed
-  model. (Its REST trigger and poll run against a real `airflow api-server`:
-  tests/airflow/test_airflow_e2e_client.py.)
+  model; its kubectl side (Secret, exec, port-forward) runs against the fake cluster. (Its REST
+  trigger and poll run against a real `airflow api-server` and `airflow scheduler`:
+  tests/airflow/test_airflow_e2e_client.py, test_airflow_e2e_scheduler.py.)
 """
 
 from __future__ import annotations
@@ -75,7 +76,10 @@ def test_the_workflow_runs_make_e2e_with_the_tested_tools() -> None:
     assert "${{" not in run["run"] and {"GIT_REPO", "GIT_BRANCH"} <= set(run["env"])
     assert all("@" in s["uses"] and len(s["uses"].split("@")[1].split()[0]) == 40 for s in steps if "uses" in s)
     upload = steps[-1]
-    assert upload["if"] == "failure()" and upload["with"]["path"] == ".e2e/kind-logs"
+    assert upload["if"] == "failure()" and upload["with"]["path"] == ".cluster-logs"
+    assert make_var_default("CLUSTER_LOGS") == "$(CLUSTER_ROOT)/.cluster-logs"
+    # Disk first: the images and the kind node image need more than the runner's guaranteed 14 GB.
+    assert steps[0]["name"] == "free disk" and "rm -rf /usr/share/dotnet" in steps[0]["run"]
 
 
 def make_min(name: str) -> str:
@@ -108,7 +112,9 @@ def test_make_e2e_turns_the_replay_on_and_runs_the_check() -> None:
     ):
         assert flag in out, flag
     assert f"k8s/e2e.py' --ds {make_var_default('E2E_DS')} --context kind-starlink42k" in out
-    assert "kind export logs" in out
+    # The scheduler creates no run of its own on the e2e cluster: the e2e run is the only run.
+    assert "AIRFLOW_EXTRA_SET='--set-string config.scheduler.use_job_schedule=False'" in out
+    assert "k8s/cluster-logs.sh' 'starlink42k'" in out
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +191,47 @@ def test_the_answer_is_read_from_the_lake_and_compared(s3_endpoint: str, s3_buck
     embedded["satellites_in_orbit"] = 2999
     with pytest.raises(e2e.E2EFailure, match=r"differs from the embedded run's in: satellites_in_orbit"):
         e2e.compare(read, json.dumps(embedded).encode())
+
+
+# --- e2e.py's cluster side, against the fake cluster --------------------------------------------------
+
+
+@pytest.mark.cluster
+def test_the_cluster_side_of_e2e_against_the_fake_cluster(
+    fake_cluster, s3_endpoint: str, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After `make cluster-up` with the replay (the fake cluster: both charts rendered with e2e's flags):
+    the lake's keys from the rendered Secret, the admin password from the file the rendered
+    airflow.cfg names, answer.json through a port-forward to the rendered MinIO Service."""
+    import base64
+    from configparser import ConfigParser
+
+    e2e = e2e_module()
+    proc = fake_cluster.make("cluster-up", f"IMAGE_TAG={TAG}", "PLATFORM_SET=" + " ".join([
+        "--set apiReplay.enabled=true", f"--set-string apiReplay.image.tag={TAG}"]),
+        "AIRFLOW_EXTRA_SET=--set-string config.scheduler.use_job_schedule=False")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    config = next(o for o in fake_cluster.objects() if o["metadata"]["name"] == "airflow-config")
+    cfg = ConfigParser(interpolation=None)
+    cfg.read_string(config["data"]["airflow.cfg"])
+    assert cfg["scheduler"]["use_job_schedule"] == "False"
+    secret = next(o for o in fake_cluster.objects() if o["metadata"]["name"] == "lake-credentials")
+    passwords = tmp_path / "passwords.json"
+    passwords.write_text('{"admin": "generated-by-the-api-server"}')
+    for name, value in fake_cluster.env(
+        FAKE_POD_FILES=json.dumps({"airflow/airflow-api-server": str(passwords)}),
+        FAKE_SERVICE_ENDPOINTS=f"starlink/starlink-minio:9000={s3_endpoint.removeprefix('http://')}",
+    ).items():
+        monkeypatch.setenv(name, value)
+    context = "kind-starlink42k"
+    key = e2e.secret_value(context, "starlink", "lake-credentials", "access-key-id")
+    assert key == base64.b64decode(secret["data"]["access-key-id"]).decode()
+    assert e2e.admin_password(context) == "generated-by-the-api-server"
+    with pytest.raises(e2e.E2EFailure, match="No such file"):
+        e2e.kubectl(context, "-n", "airflow", "exec", "deploy/airflow-api-server", "--", "cat", "/tmp/other")
+    body = sample_answer()
+    boto3.client("s3", endpoint_url=s3_endpoint).put_object(
+        Bucket=s3_bucket, Key="reports/starlink/ds=2024-01-31/answer.json", Body=body
+    )
+    with e2e.port_forward(context, "starlink", "starlink-minio", 9000) as endpoint:
+        assert e2e.read_answer(s3_bucket, "2024-01-31", endpoint, "test-access-key", "test-secret-key") == body

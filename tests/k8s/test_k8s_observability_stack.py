@@ -1,8 +1,8 @@
 """The metrics stack of `make observability`, checked without a cluster: the Airflow chart's statsd
 exporter as the official chart renders it with our values, the committed values of the Prometheus and
 Grafana charts against the objects of the charts they must meet (scrape targets, the datasource
-Secret, the dashboard label, the NetworkPolicy peers), and k8s/observability.mk, dry-run and run
-against recording stubs.
+Secret, the dashboard label, the NetworkPolicy peers), and k8s/observability.mk, dry-run, and
+cluster-up against the fake cluster (tests/k8s/fake_cluster.py).
 
 The Prometheus and Grafana charts themselves cannot be rendered here (no chart repository): their
 values are checked as data, against the keys of the chart versions observability.mk pins.
@@ -11,17 +11,16 @@ values are checked as data, against the keys of the chart versions observability
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import jmespath
 import pytest
 import yaml
+from fake_cluster import FakeClusterRun
 from k8s_helpers import AIRFLOW_NAMESPACE, CHART, K8S, ROOT, Render, decode, find, run_helm
 from test_k8s_airflow_chart import chart, rendered  # noqa: F401  (fixtures: the official chart, rendered)
-from test_k8s_cluster_mk import CLUSTER_STUBS, GIT, TOP_LEVEL, calls, cluster_path, dry_run, run_make
+from test_k8s_cluster_mk import TOP_LEVEL, dry_run, run_make
 
 OBSERVABILITY_MK = K8S / "observability.mk"
 MONITORING = "monitoring"
@@ -257,29 +256,24 @@ class TestObservabilityMk:
         assert "Grafana        not installed: make observability" in out
 
 
-def helm_stub(installed: bool) -> dict[str, str]:
-    """The cluster stubs, with `helm status prometheus` answering as the stack is (not) installed."""
-    status = "exit 0" if installed else "exit 1"
-    helm = CLUSTER_STUBS["helm"] + f'\ncase "$*" in *"status prometheus"*) {status};; esac'
-    return {**CLUSTER_STUBS, "helm": helm}
-
-
+@pytest.mark.cluster
 @pytest.mark.parametrize("installed", [False, True])
 def test_cluster_up_keeps_observability_while_the_stack_is_installed(
-    makefile: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, installed: bool
+    fake_cluster: FakeClusterRun, installed: bool
 ) -> None:
-    import test_k8s_cluster_mk as cluster_mk
-
-    monkeypatch.setattr(cluster_mk, "CLUSTER_STUBS", helm_stub(installed))
-    path = cluster_path(tmp_path)
-    env = {"PATH": path, "HOME": str(tmp_path), "LC_ALL": "C", "STUB_STATE": str(tmp_path)}
-    proc = subprocess.run(
-        [shutil.which("make"), "-f", str(makefile), "cluster-up", *GIT],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
-    )  # fmt: skip
+    """Against the fake cluster: a release `prometheus` in namespace monitoring (as `make
+    observability` leaves it) keeps the platform chart's observability objects on."""
+    first = fake_cluster.make("cluster-up", "IMAGE_TAG=0bb0bb0bb0bb")
+    assert first.returncode == 0, first.stdout + first.stderr
+    if installed:
+        fake_cluster.add_release("prometheus", MONITORING)
+    seen = len(fake_cluster.calls())
+    proc = fake_cluster.make("cluster-up", "IMAGE_TAG=0bb0bb0bb0bb")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    (upgrade,) = [c for c in calls(tmp_path) if "upgrade --install starlink" in c]
+    (upgrade,) = [c for c in fake_cluster.calls(seen) if "upgrade --install starlink" in c]
     assert ("--set observability.enabled=true --set-string observability.namespace=monitoring" in upgrade) is installed
+    exporters = [o for o in fake_cluster.objects() if o["metadata"]["name"] == "starlink-warehouse-exporter"]
+    assert bool(exporters) is installed
 
 
 def test_the_pinned_airflow_chart_is_the_one_rendered(chart: Path, helm_bin: Path) -> None:  # noqa: F811

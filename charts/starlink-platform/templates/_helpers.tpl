@@ -33,6 +33,24 @@ observability.namespace (k8s/grafana-values.yaml names the Secret; its sidecar f
 {{- define "starlink.secret.grafanaWarehouse" -}}grafana-warehouse-datasource{{- end -}}
 {{- define "starlink.configMap.dashboards" -}}starlink42k-dashboards{{- end -}}
 
+{{/* MinIO's root (the server and the hook that creates buckets, users and policies only) and the
+scoped identities of Airflow (its logs bucket) and of the backups; the pipeline's is `lake-credentials`. */}}
+{{- define "starlink.secret.minioRoot" -}}
+{{- printf "%s-root" (include "starlink.minio.name" .) -}}
+{{- end -}}
+{{- define "starlink.secret.minioAirflow" -}}
+{{- printf "%s-airflow" (include "starlink.minio.name" .) -}}
+{{- end -}}
+{{- define "starlink.secret.minioBackup" -}}
+{{- printf "%s-backup" (include "starlink.minio.name" .) -}}
+{{- end -}}
+{{/* Airflow's metadata database on the warehouse's server: its connection, in airflowNamespace
+(k8s/airflow-values.yaml: data.metadataSecretName), and its role's password here. */}}
+{{- define "starlink.secret.airflowMetadata" -}}airflow-metadata{{- end -}}
+{{- define "starlink.secret.airflowDatabase" -}}
+{{- printf "%s-airflow-db" (include "starlink.warehouse.name" .) -}}
+{{- end -}}
+
 {{/* The warehouse's superuser password: read by the warehouse container only. */}}
 {{- define "starlink.secret.warehouseSuperuser" -}}
 {{- printf "%s-superuser" (include "starlink.warehouse.name" .) -}}
