@@ -94,8 +94,8 @@ def cmd_publish(ctx: Context, args: argparse.Namespace) -> None:
     from .publish import describe
 
     state = pipeline.publish(ctx, args.ds, keep_published=True)
-    if state.pending and state.not_loaded and not set(state.not_loaded) <= set(state.published):
-        missing = [d for d in state.not_loaded if d not in state.published]
+    missing = [d for d in state.not_loaded if d not in state.published]
+    if state.pending and missing:
         raise PipelineError(
             f"{describe(state)}: publishing it would leave {', '.join(missing)} out; load "
             f"{'them' if len(missing) > 1 else 'it'} first (`starlink42k load <dataset> --ds {args.ds}`)"
