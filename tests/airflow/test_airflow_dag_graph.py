@@ -53,11 +53,14 @@ def expected_kubernetes(manifest: dict, datasets: tuple[str, ...] = DATASETS) ->
     edges[producer] = loads
     edges[done] = {producer}
 
+    def run(model: str) -> str:  # a model with tests is a task group (run, test); one without, a task
+        return f"dbt.{model}.run" if model in tested else f"dbt.{model}_run"
+
     def last(model: str) -> str:
-        return f"dbt.{model}.test" if model in tested else f"dbt.{model}.run"
+        return f"dbt.{model}.test" if model in tested else run(model)
 
     for model, ps in parents.items():
-        edges[f"dbt.{model}.run"] = {last(p) for p in ps} or loads
+        edges[run(model)] = {last(p) for p in ps} or loads
         if model in tested:
             edges[f"dbt.{model}.test"] = {f"dbt.{model}.run"}
     group = {t for t in edges if t.startswith("dbt.") and t != done}

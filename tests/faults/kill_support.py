@@ -104,6 +104,7 @@ def baseline(
         seconds = {
             "run": time.monotonic() - started,
             "started": min(t for t, _ in good.events),  # the CLI is up (imports done): its first event
+            "first_load": min(t for t, e in good.events if e.get("event") == "load.start"),
             "loaded": good.at("publish.done"),  # the last load, and the ds published
             "transform": good.at("transform.done") - good.at("publish.done"),
         }
