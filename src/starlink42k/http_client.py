@@ -66,7 +66,6 @@ class Deadline:
     is shut down, which ends a read however slowly the server sends, and no retry starts."""
 
     def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
         self.ends = time.monotonic() + seconds
         self._cut = False
         self._conn: HTTPConnection | None = None
@@ -115,26 +114,24 @@ def _watch(conn: HTTPConnection) -> None:
         deadline.using(conn)
 
 
-class _WatchedHTTPConnection(HTTPConnection):
-    """urllib3's connection, telling the request's deadline which socket to shut down."""
+class _Watched:
+    """Mixed into urllib3's connections: each tells the request's deadline which socket to shut down."""
 
     def connect(self) -> None:
-        _watch(self)
-        super().connect()
+        _watch(self)  # type: ignore[arg-type]
+        super().connect()  # type: ignore[misc]
 
     def request(self, *args: Any, **kwargs: Any) -> None:
-        _watch(self)
-        super().request(*args, **kwargs)
+        _watch(self)  # type: ignore[arg-type]
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        _watch(self)
-        super().connect()
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
 
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _watch(self)
-        super().request(*args, **kwargs)
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):
