@@ -15,6 +15,8 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # The run's logical date (`make run DS=2024-01-31`); every other setting is an environment
 # variable of the CLI, with its default in src/starlink42k/settings.py (`starlink42k config`).
 DS ?=
+# `make run ALLOW_STALE=1`: answer even with a source past its error threshold (marked stale).
+ALLOW_STALE ?=
 
 .PHONY: help
 help: ## Show every entry point
@@ -46,8 +48,8 @@ lock: $(UV) ## Re-resolve uv.lock after editing pyproject.toml
 
 # --- the pipeline -------------------------------------------------------------------------------
 .PHONY: run
-run: venv-run ## Run the whole pipeline locally and print the answer (DS=YYYY-MM-DD, default today)
-	$(BIN)/starlink42k run $(if $(DS),--ds $(DS))
+run: venv-run ## Run the whole pipeline locally and print the answer (DS=YYYY-MM-DD, default today; ALLOW_STALE=1)
+	$(BIN)/starlink42k run $(if $(DS),--ds $(DS)) $(if $(ALLOW_STALE),--allow-stale)
 
 .PHONY: demo
 demo: venv-run ## Run the whole pipeline on bundled sample data (no network needed) and print the answer

@@ -39,10 +39,10 @@ SUMMARY_END = "<!-- reliability-summary:end -->"
 CHECKS = {
     "Sources": "ridden out: the same data as a clean fetch; else exit 1 with one message naming the source, "
     "the lake and the warehouse byte and row identical, nothing left over; a clean rerun then succeeds",
-    "Kills": "after SIGKILL every reader sees only complete, committed data; no orphan partition, temp "
-    "file or table; the rerun gives the identical answer",
-    "Infrastructure": "the previous ds intact; the run fails with one clear message or recovers; the rerun "
-    "gives the identical answer",
+    "Kills": "after SIGKILL every reader sees only complete, committed data, each ds whole or not at all; no "
+    "orphan partition, temp file or table; what was loaded is kept unpublished; the rerun gives the identical answer",
+    "Infrastructure": "the previous ds intact; the run fails with one clear message, saying what was kept, or "
+    "recovers; the rerun gives the identical answer",
     "Concurrency": "one consistent ds each time, no deadlock past a bounded wait",
     "Bad input and abuse": "exit 2 (usage) or 1 (setting) with one message naming the input, no traceback, "
     "nothing written; hostile records stored exactly or rejected with a reason, never executed",

@@ -1,9 +1,14 @@
-"""Loading into real PostgreSQL: one transaction per ds, idempotent, atomic, schema-tolerant."""
+"""Loading into real PostgreSQL: one transaction per ds, idempotent, atomic, schema-tolerant.
+
+DATASETS is starlink alone here, so each load completes its ds and publishes it (tests/test_publish.py
+has the ds of several datasets)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import re
+from dataclasses import replace
 
 import psycopg
 import pytest
@@ -25,6 +30,7 @@ def ctx(tmp_path, warehouse_url) -> Context:
         "DATA_DIR": str(tmp_path),
         "LAKE_URL": (tmp_path / "lake").as_uri(),
         "WAREHOUSE_URL": warehouse_url,
+        "DATASETS": "starlink",
     }
     return Context(Settings.from_env(env))
 
@@ -96,12 +102,17 @@ def test_a_failure_mid_load_keeps_the_previous_ds(ctx):
     lines[40] = lines[40].replace(",44039,", ",not-a-number,")
     broken = "".join(lines).encode()
     lakes.write_partition(ctx.lake, csv_key, broken, {"rows": 50}, "text/csv")
-    with pytest.raises(
-        WarehouseError, match=r"failed: .*invalid input syntax for type integer.*keeps its previous rows"
-    ):
+    with pytest.raises(WarehouseError) as err:
         ingest.load(ctx, "starlink", DS1)
+    assert re.search(
+        r"failed: .*invalid input syntax for type integer.*; nothing of this load was kept", str(err.value)
+    )
+    assert (
+        f"ds {DS1} stays as published before; not loaded: starlink. Readers see its published data; a rerun "
+        f"(`starlink42k load starlink --ds {DS1}`) completes and publishes it." in str(err.value)
+    )
     assert table(ctx, "select * from raw.starlink order by id") == before
-    assert table(ctx, "select count(*) from pg_tables where tablename like '%loading%'") == [(0,)]
+    assert table(ctx, "select count(*) from pg_tables where tablename ~ '__(loading|pending)$'") == [(0,)]
 
 
 class FailingStream(io.BytesIO):
@@ -167,6 +178,7 @@ def test_a_new_column_in_the_csv_is_added_not_fatal(ctx):
             expected_sha256=hashlib.sha256(widened.encode()).hexdigest(),
             source_uri="test://wide",
         )
+        assert wh.publish_ds(conn, DS2, ("starlink",))[1] == ("starlink",)
     got = table(ctx, "select ds::text, count(*), count(shell_number) from raw.starlink group by ds order by ds")
     assert got == [(DS1, 3, 0), (DS2, 3, 3)]
 
@@ -206,6 +218,7 @@ def test_parallel_loads_of_different_datasets_on_a_fresh_warehouse(ctx):
     """The DAG loads datasets in parallel; the first loads race to create the raw tables."""
     from concurrent.futures import ThreadPoolExecutor
 
+    ctx = Context(replace(ctx.settings, datasets=("launches", "starlink")))
     stage(ctx, sats(20), DS1)
     stage(ctx, [docs.launch(i, f"L{i}", "2020-01-07T00:00:00") for i in range(1, 6)], DS1, dataset="launches")
     with ThreadPoolExecutor(2) as pool:
@@ -214,4 +227,17 @@ def test_parallel_loads_of_different_datasets_on_a_fresh_warehouse(ctx):
     tables = table(
         ctx, "select tablename from pg_tables where schemaname = 'raw' and tablename not like '%\\_2%' order by 1"
     )
-    assert tables == [("launches",), ("load_log",), ("satcat",), ("source_freshness",), ("starlink",)]
+    assert tables == [
+        ("launches",),
+        ("load_log",),
+        ("load_pending",),
+        ("satcat",),
+        ("source_freshness",),
+        ("starlink",),
+    ]
+    # whichever finished second published both
+    assert table(ctx, "select dataset, ds::text, rows from raw.load_log order by 1") == [
+        ("launches", DS1, 5),
+        ("starlink", DS1, 20),
+    ]
+    assert table(ctx, "select count(*) from raw.load_pending") == [(0,)]

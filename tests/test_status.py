@@ -40,8 +40,8 @@ def run(monkeypatch, api_docs: dict, *days: str) -> Path:
     with ReplayServer(spacex=spacex, satcat=satcat) as server:
         monkeypatch.setenv("SPACEX_API_URL", server.spacex_url)
         monkeypatch.setenv("CELESTRAK_URL", server.url)
-        for ds in days:
-            assert cli.main(["run", "--ds", ds]) == 0
+        for ds in days:  # the fixtures' SATCAT is years older than these ds: stale, and said so
+            assert cli.main(["run", "--ds", ds, "--allow-stale"]) == 0
     return Path(os.environ["LAKE_URL"].removeprefix("file://"))
 
 
@@ -112,3 +112,23 @@ def test_status_before_anything_is_loaded_says_what_to_run(pipeline_env, capsys)
     assert cli.main(["status"]) == 0
     assert "nothing loaded yet" in capsys.readouterr().out
     assert status(capsys) == {"warehouse": status(capsys)["warehouse"], "ds": []}
+
+
+def test_status_says_what_of_a_ds_is_not_published(monkeypatch, pipeline_env, api_docs, capsys):
+    """One dataset of three loaded: the ds is not published, and status says what is missing."""
+    monkeypatch.setenv("DATASETS", "launches,starlink,satcat")
+    with ReplayServer(spacex=api_docs) as server:
+        monkeypatch.setenv("SPACEX_API_URL", server.spacex_url)
+        for step in ("extract", "to-csv", "load"):
+            assert cli.main([step, "launches", "--ds", DS1]) == 0
+    (day,) = status(capsys)["ds"]
+    assert [(d["dataset"], d["published"]) for d in day["datasets"]] == [("launches", False)]
+    assert day["unpublished"] == (
+        f"ds {DS1} is not published; loaded and unpublished: launches; not loaded: starlink, satcat; "
+        "a rerun completes and publishes it"
+    )
+    capsys.readouterr()
+    assert cli.main(["status"]) == 0
+    text = capsys.readouterr().out
+    assert f"ds {DS1}  no answer for this ds: it is not published\n  {day['unpublished']}\n" in text
+    assert text.rstrip().endswith("unpublished")  # the launches row

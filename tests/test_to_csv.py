@@ -5,6 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -179,3 +184,32 @@ def test_a_satellite_needs_a_unique_norad_number_and_a_launch_date():
     out, rejects = rows("starlink", [first, twin, undated])
     assert [r["norad_id"] for r in out] == ["44001"]
     assert [r["reason"] for r in rejects] == ["norad_id: duplicate 44001", "spaceTrack.LAUNCH_DATE: missing"]
+
+
+def test_to_csv_sweeps_the_scratch_folders_of_to_csv_processes_that_are_gone(tmp_path, monkeypatch):
+    """A to-csv killed mid-way leaves its scratch folder in TMPDIR; the next one removes it once its
+    owner is gone, and never a live one's, nor another host's within a day."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    me = lakes.owner_tag()
+    host = me.rpartition("-")[0]
+    folders = {
+        "dead": scratch / f"{ingest.SCRATCH_PREFIX}{host}-{int(dead.stdout)}.abc123",
+        "alive": scratch / f"{ingest.SCRATCH_PREFIX}{me}.def456",
+        "other host, today": scratch / f"{ingest.SCRATCH_PREFIX}elsewhere-1.ghi789",
+        "other host, days ago": scratch / f"{ingest.SCRATCH_PREFIX}elsewhere-2.jkl012",
+        "not ours": scratch / "starlink42k-pg-xyz",
+    }
+    for folder in folders.values():
+        folder.mkdir()
+        (folder / "starlink.csv").write_text("half a CSV")
+    old = time.time() - lakes.STALE_TMP_SECONDS - 60
+    os.utime(folders["other host, days ago"], (old, old))
+
+    ctx = _ctx(tmp_path)
+    _write_raw(ctx, "starlink", [docs.starlink(44000, "2020-001A", "2020-01-07", launch_id="L")], "2024-01-31")
+    ingest.to_csv(ctx, "starlink", "2024-01-31")
+    assert {name for name, folder in folders.items() if folder.exists()} == {"alive", "other host, today", "not ours"}
+    assert sorted(p.name for p in scratch.iterdir() if p not in folders.values()) == []  # its own, removed

@@ -90,6 +90,22 @@ def cmd_load(ctx: Context, args: argparse.Namespace) -> None:
     pipeline.load(ctx, args.dataset, args.ds)
 
 
+def cmd_publish(ctx: Context, args: argparse.Namespace) -> None:
+    from .publish import describe
+
+    state = pipeline.publish(ctx, args.ds, keep_published=True)
+    missing = [d for d in state.not_loaded if d not in state.published]
+    if state.pending and missing:
+        raise PipelineError(
+            f"{describe(state)}: publishing it would leave {', '.join(missing)} out; load "
+            f"{'them' if len(missing) > 1 else 'it'} first (`starlink42k load <dataset> --ds {args.ds}`)"
+        )
+    if state.pending:
+        print(f"ds {args.ds} published: {', '.join(state.pending)}")
+    else:
+        print(f"ds {args.ds}: nothing to publish (no dataset of {','.join(state.datasets)} is loaded and unpublished)")
+
+
 def cmd_freshness(ctx: Context, args: argparse.Namespace) -> None:
     results = pipeline.freshness(ctx, args.ds, args.source and Path(args.source), fail_on_error=args.fail_on_error)
     for f in results:
@@ -105,7 +121,7 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def cmd_run(ctx: Context, args: argparse.Namespace) -> None:
-    print_answer(pipeline.run(ctx, args.ds))
+    print_answer(pipeline.run(ctx, args.ds, allow_stale=args.allow_stale))
     print_warehouse(ctx)
 
 
@@ -167,7 +183,10 @@ def cmd_restore(ctx: Context, args: argparse.Namespace) -> None:
     from . import backup
 
     used = backup.restore(ctx, Path(args.source) if args.source else None, force=args.force)
-    print(f"restored: {used}\n  (the marts are as they were then; `starlink42k report --ds <ds>` rewrites an answer)")
+    print(
+        f"restored: {used}\n  (the marts are those of the last ds transformed then; for another ds's answer: "
+        "`starlink42k transform --ds <ds>`, then `starlink42k report --ds <ds>`)"
+    )
 
 
 def cmd_config(ctx: Context, args: argparse.Namespace) -> None:
@@ -221,7 +240,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("extract", cmd_extract, "fetch one dataset from its API into the lake (raw JSON)", dataset=True)
     command("to-csv", cmd_to_csv, "turn one dataset's raw JSON into a typed CSV (curated)", dataset=True)
-    command("load", cmd_load, "load one dataset's CSV into the warehouse (raw.<dataset>, one ds)", dataset=True)
+    command(
+        "load",
+        cmd_load,
+        "load one dataset's CSV into the warehouse (raw.<dataset>, one ds); publishes the ds once all of "
+        "DATASETS are loaded for it",
+        dataset=True,
+    )
+    command(
+        "publish",
+        cmd_publish,
+        "publish the datasets of a ds that are loaded and unpublished, beside the published rest of that ds",
+    )
     fp = command("freshness", cmd_freshness, "check the sources' freshness as of ds (dbt source freshness) and keep it")
     fp.add_argument(
         "--from", dest="source", help="dbt's sources.json to read instead of running dbt (the cluster's pod)"
@@ -229,7 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--fail-on-error", action="store_true", help="exit 1 when a source is past its error threshold")
     command("transform", cmd_transform, "build the dbt project (staging, intermediate, marts) for one ds")
     command("report", cmd_report, "write answer.json, the chart and the report; print the answer")
-    command("run", cmd_run, "run every step in order for every dataset, and print the answer")
+    rn = command("run", cmd_run, "run every step in order for every dataset, and print the answer")
+    rn.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="answer even when a source is past its error threshold (the answer says it is stale); "
+        "without it the run stops at the freshness check, as the DAG's gate does",
+    )
     command("demo", cmd_demo, "run the whole pipeline on bundled sample data (no network needed)")
     bp = command(
         "backtest",

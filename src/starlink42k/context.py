@@ -28,6 +28,7 @@ class Context:
                 max_attempts=s.http_max_attempts,
                 backoff_seconds=s.http_backoff_seconds,
                 timeout_seconds=s.http_timeout,
+                deadline_seconds=s.http_deadline,
                 max_response_bytes=int(s.http_max_response_mb * 2**20),
             )
         )

@@ -31,5 +31,10 @@ class LakeError(PipelineError):
     """An object in the lake is missing, unreadable or does not match its manifest."""
 
 
+class StaleSourceError(PipelineError):
+    """A source is past its error threshold (the freshness gate): a verdict, not a transient error."""
+
+
 class WarehouseError(PipelineError):
-    """The warehouse refused or failed a load; the previous state is intact."""
+    """The warehouse refused or failed a step; what readers see is intact, and the message says
+    what was kept."""

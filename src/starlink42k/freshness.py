@@ -25,7 +25,7 @@ from . import datasets
 from . import warehouse as wh
 from .context import Context
 from .dbt_runner import dbt, dbt_state_lock
-from .errors import PipelineError
+from .errors import PipelineError, StaleSourceError
 from .log import event, get_logger, timed
 
 log = get_logger("freshness")
@@ -133,5 +133,5 @@ def freshness(
         event(log, "freshness.source", f.describe(ds), level=level, **asdict(f))
     errors = [f for f in results if f.status in ("error", "runtime error")]
     if errors and fail_on_error:
-        raise PipelineError("freshness gate: " + "; ".join(f.describe(ds) for f in errors))
+        raise StaleSourceError("freshness gate: " + "; ".join(f.describe(ds) for f in errors))
     return results

@@ -12,6 +12,11 @@ Bodies are read in blocks and refused past ``max_response_bytes`` (HTTP_MAX_RESP
 answer costs at most that much memory, never the whole body. A body cut short (the connection reset,
 or stalled past the timeout, after the headers) is below urllib3's retries, so it is retried here,
 the whole request again, with the same backoff and the same number of attempts.
+
+HTTP_TIMEOUT bounds each read, so a server that sends a byte now and then is never timed out by it.
+Each request therefore has a total deadline, retries included (``deadline_seconds``,
+HTTP_DEADLINE): when it passes, the socket in use is shut down, which ends any read at once, and no
+further attempt starts (``Deadline``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import contextvars
 import logging
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +34,8 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
@@ -53,12 +61,111 @@ MAX_RETRY_AFTER_SECONDS = 300
 _WHAT: contextvars.ContextVar[str] = contextvars.ContextVar("what", default="request")
 
 
+class Deadline:
+    """A request's total deadline. When it passes, the socket of the connection the request is using
+    is shut down, which ends a read however slowly the server sends, and no retry starts."""
+
+    def __init__(self, seconds: float) -> None:
+        self.ends = time.monotonic() + seconds
+        self._cut = False
+        self._conn: HTTPConnection | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._pass)
+        self._timer.daemon = True
+        self._timer.start()
+
+    @property
+    def passed(self) -> bool:
+        return self._cut or time.monotonic() >= self.ends
+
+    def remaining(self) -> float:
+        return max(0.0, self.ends - time.monotonic())
+
+    def using(self, conn: HTTPConnection) -> None:
+        """The connection the request sends on now (a retry may take another)."""
+        with self._lock:
+            self._conn = conn
+            if self.passed:
+                _shut(conn)
+
+    def _pass(self) -> None:
+        with self._lock:
+            self._cut = True
+            if self._conn is not None:
+                _shut(self._conn)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _shut(conn: HTTPConnection) -> None:
+    if conn.sock is not None:
+        with contextlib.suppress(OSError):
+            conn.sock.shutdown(socket.SHUT_RDWR)
+
+
+# The deadline of the request being sent, which the connections below report to.
+_DEADLINE: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("deadline", default=None)
+
+
+def _watch(conn: HTTPConnection) -> None:
+    deadline = _DEADLINE.get()
+    if deadline is not None:
+        deadline.using(conn)
+
+
+class _Watched:
+    """Mixed into urllib3's connections: each tells the request's deadline which socket to shut down."""
+
+    def connect(self) -> None:
+        _watch(self)  # type: ignore[arg-type]
+        super().connect()  # type: ignore[misc]
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch(self)  # type: ignore[arg-type]
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter, with connections a request's deadline can cut (direct and through a proxy)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = WATCHED_POOLS
+        return manager
+
+
 @dataclass
 class RetryPolicy:
     max_attempts: int = 5
     backoff_seconds: float = 1.0
     max_backoff_seconds: float = 60.0
     timeout_seconds: float = 30.0
+    deadline_seconds: float = 600.0  # per request, from its first attempt to the last byte of its body
     max_response_bytes: int = 50 * 2**20
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[float], float] = field(default=lambda cap: random.uniform(0, cap))  # noqa: S311
@@ -96,12 +203,19 @@ class PolicyRetry(Retry):
     def get_backoff_time(self) -> float:
         return self.policy.delay(len(self.history), None)
 
+    def is_exhausted(self) -> bool:
+        deadline = _DEADLINE.get()
+        return super().is_exhausted() or (deadline is not None and deadline.passed)
+
     def sleep(self, response: BaseHTTPResponse | None = None) -> None:
         retry_after = None
         if response is not None:
             with contextlib.suppress(InvalidHeader):  # unreadable: back off as if there were none
                 retry_after = self.get_retry_after(response)
         delay = self.policy.delay(len(self.history), retry_after)
+        deadline = _DEADLINE.get()
+        if deadline is not None:  # never wait past it: the next attempt would be cut at once
+            delay = min(delay, deadline.remaining())
         last = self.history[-1]
         cause = f"HTTP {last.status}" if last.status else describe_connection_error(last.error)
         event(
@@ -159,7 +273,7 @@ class HttpClient:
         self.policy = policy or RetryPolicy()
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", USER_AGENT)
-        adapter = HTTPAdapter(max_retries=self.policy.retry())
+        adapter = _Adapter(max_retries=self.policy.retry())
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -169,34 +283,49 @@ class HttpClient:
         """Send with retries; ``what`` names the request in logs and errors (e.g. "starlink page 3").
         The response's body is read (at most ``max_response_bytes``) before it is returned."""
         attempts = self.policy.max_attempts
-        for attempt in range(1, attempts + 1):
-            response = self._send(method, url, what=what, json_body=json_body, params=params)
-            try:
-                response._content = self._read_body(response, url, what)
-            except BODY_ERRORS as exc:
-                cause = f"the body was cut short ({describe_connection_error(exc)})"
-                if attempt == attempts:
-                    raise SourceUnreachable(
-                        f"{what}: {method} {url}: {cause}, after {attempts} attempts; "
-                        "the connection to the source is unreliable, try again later"
-                    ) from None
-                delay = self.policy.delay(attempt, None)
-                event(
-                    log,
-                    "http.retry",
-                    f"{what}: {cause}; retrying in {delay:.1f}s",
-                    level=logging.WARNING,
-                    attempt=attempt,
-                    max_attempts=attempts,
-                    url=url,
-                    delay_s=round(delay, 2),
-                )
-                self.policy.sleep(delay)
-                continue
-            finally:
-                response.close()
-            return self._checked(response, method, url, what)
+        deadline = Deadline(self.policy.deadline_seconds)
+        token = _DEADLINE.set(deadline)
+        try:
+            for attempt in range(1, attempts + 1):
+                response = self._send(method, url, what=what, json_body=json_body, params=params)
+                try:
+                    response._content = self._read_body(response, url, what)
+                except BODY_ERRORS as exc:
+                    if deadline.passed:
+                        raise self._past_deadline(method, url, what) from None
+                    cause = f"the body was cut short ({describe_connection_error(exc)})"
+                    if attempt == attempts:
+                        raise SourceUnreachable(
+                            f"{what}: {method} {url}: {cause}, after {attempts} attempts; "
+                            "the connection to the source is unreliable, try again later"
+                        ) from None
+                    delay = min(self.policy.delay(attempt, None), deadline.remaining())
+                    event(
+                        log,
+                        "http.retry",
+                        f"{what}: {cause}; retrying in {delay:.1f}s",
+                        level=logging.WARNING,
+                        attempt=attempt,
+                        max_attempts=attempts,
+                        url=url,
+                        delay_s=round(delay, 2),
+                    )
+                    self.policy.sleep(delay)
+                    continue
+                finally:
+                    response.close()
+                return self._checked(response, method, url, what)
+        finally:
+            deadline.cancel()
+            _DEADLINE.reset(token)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _past_deadline(self, method: str, url: str, what: str) -> SourceUnreachable:
+        return SourceUnreachable(
+            f"{what}: {method} {url} was not answered in full within {self.policy.deadline_seconds:g}s "
+            "(HTTP_DEADLINE, retries included): the source sends too slowly or stalls; try again later, "
+            "or raise HTTP_DEADLINE"
+        )
 
     def _send(
         self, method: str, url: str, *, what: str, json_body: Any, params: dict[str, str] | None
@@ -209,6 +338,9 @@ class HttpClient:
         except (requests.exceptions.TooManyRedirects, requests.exceptions.InvalidURL) as exc:
             raise SourceResponseError(f"{what}: {method} {url}: {type(exc).__name__}: {exc}") from None
         except requests.exceptions.RequestException as exc:  # connection errors, timeouts, the rest
+            deadline = _DEADLINE.get()
+            if deadline is not None and deadline.passed:
+                raise self._past_deadline(method, url, what) from None
             raise SourceUnreachable(
                 f"cannot reach {url} ({what}): {describe_connection_error(exc)}, "
                 f"after {self.policy.max_attempts} attempts.\n"

@@ -3,7 +3,8 @@ warehouse's raw schema.
 
 extract  source API → lake raw/<source>/<dataset>/ds=<ds>/<dataset>.json (+ _manifest.json)
 to-csv   lake raw → lake curated/<source>/<dataset>/ds=<ds>/<dataset>.csv (+ rejects, manifest)
-load     lake curated → warehouse raw.<dataset>, partition ds
+load     lake curated → warehouse raw.<dataset>'s pending table for ds; partition ds once the
+         ds is published, all its datasets at once (publish.py)
 
 Each step reads only what the previous one committed (its manifest), so any step can be rerun
 on its own, and a rerun replaces exactly that ds.
@@ -11,7 +12,10 @@ on its own, and a rerun replaces exactly that ds.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ import psycopg
 
 from . import datasets
 from . import lake as lakes
+from . import publish as publishing
 from . import warehouse as wh
 from .context import Context
 from .curate import check_rejects, json_bytes, rejects_jsonl, write_csv_file
@@ -90,6 +95,28 @@ def extract(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
 
 # --- to-csv --------------------------------------------------------------------------------------
 
+SCRATCH_PREFIX = "starlink42k-to-csv."
+
+
+@contextmanager
+def scratch_folder() -> Iterator[Path]:
+    """A folder of its own in TMPDIR for the CSV being written, removed after. Its name records its
+    owner (``starlink42k-to-csv.<host>-<pid>.<random>``): a to-csv killed mid-way leaves it, and the
+    next to-csv removes it once that owner is gone (lake.owner_gone), as the lake sweeps temp files."""
+    root = Path(tempfile.gettempdir())
+    for folder in root.glob(SCRATCH_PREFIX + "*"):
+        try:
+            if folder.is_dir() and lakes.owner_gone(folder.name[len(SCRATCH_PREFIX) :].rpartition(".")[0], folder):
+                shutil.rmtree(folder, ignore_errors=True)
+                event(log, "to_csv.swept", f"removed {folder}, left by a to-csv that is gone", folder=str(folder))
+        except FileNotFoundError:  # another to-csv swept it first
+            continue
+    folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{lakes.owner_tag()}."))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 def read_raw_documents(ctx: Context, raw_key: str, manifest: dict[str, Any], fmt: str) -> list[Any]:
     data = lakes.read_verified(ctx.lake, raw_key, manifest)
@@ -111,8 +138,8 @@ def to_csv(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
         raw_key = lakes.raw_key(spec.source, dataset, ds, fmt)
         docs = read_raw_documents(ctx, raw_key, raw_manifest, fmt)
         csv_key = lakes.curated_key(spec.source, dataset, ds)
-        with tempfile.TemporaryDirectory(prefix="starlink42k-") as tmp:
-            path = Path(tmp) / f"{dataset}.csv"
+        with scratch_folder() as tmp:
+            path = tmp / f"{dataset}.csv"
             result = write_csv_file(spec, docs, path)
             rejects_key = lakes.rejects_key(spec.source, dataset, ds)
             # The rejects are written first, so that a failed check leaves the evidence (and the
@@ -155,7 +182,9 @@ def to_csv(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
 # --- load ----------------------------------------------------------------------------------------
 
 
-def load(ctx: Context, dataset: str, ds: str) -> wh.LoadResult:
+def load(ctx: Context, dataset: str, ds: str, *, publish: bool = True) -> wh.LoadResult:
+    """Load one dataset's CSV for ``ds``, unpublished; then publish ds if every dataset of DATASETS
+    is loaded for it (``publish=False``: the caller publishes, as `run` does after its last load)."""
     spec = datasets.get(dataset)
     csv_key = lakes.curated_key(spec.source, dataset, ds)
     with timed(log, "load", f"{dataset}: CSV → warehouse raw.{dataset}", dataset=dataset, ds=ds) as out:
@@ -180,10 +209,12 @@ def load(ctx: Context, dataset: str, ds: str) -> wh.LoadResult:
                     },
                 )
             except psycopg.Error as exc:
-                detail = str(exc).strip().splitlines()
+                rerun = f"`starlink42k load {dataset} --ds {ds}`" if publish else f"`starlink42k run --ds {ds}`"
                 raise WarehouseError(
-                    f"loading {uri} into raw.{dataset} failed: {' | '.join(detail[:3])}; "
-                    f"ds {ds} keeps its previous rows"
+                    f"loading {uri} into raw.{dataset} failed: {publishing.short(exc)}; nothing of this load "
+                    f"was kept. {publishing.kept(ctx, ds, rerun)}"
                 ) from None
-        out.update(rows=result.rows, partition=result.partition)
+        out.update(rows=result.rows, table=result.table)
+    if publish:
+        publishing.publish(ctx, ds)
     return result

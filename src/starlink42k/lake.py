@@ -108,7 +108,7 @@ class LocalLake:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _sweep_stale(path.parent)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_HOST}-{os.getpid()}.", suffix=".tmp")
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{owner_tag()}.", suffix=".tmp")
         except OSError as exc:
             raise self._fail("write", key, exc) from None
         try:
@@ -261,20 +261,30 @@ class S3Lake:
 
 
 def _sweep_stale(folder: Path) -> None:
-    """Remove temporary files of writers that died mid-write: this host's whose pid is gone, and any
-    older than STALE_TMP_SECONDS. A live writer's file is never touched."""
+    """Remove temporary files of writers that died mid-write (``owner_gone``). A live writer's file
+    is never touched."""
     for tmp in folder.glob(".*.tmp"):
         owner = tmp.name[: -len(".tmp")].rsplit(".", 2)
-        host, _, pid = owner[-2].rpartition("-") if len(owner) == 3 else ("", "", "")
         try:
-            if host == _HOST and pid.isdigit():
-                if _alive(int(pid)):
-                    continue
-            elif time.time() - tmp.stat().st_mtime < STALE_TMP_SECONDS:
-                continue
-            tmp.unlink()
+            if owner_gone(owner[-2] if len(owner) == 3 else "", tmp):
+                tmp.unlink()
         except FileNotFoundError:  # another writer swept it first
             continue
+
+
+def owner_gone(owner: str, path: Path) -> bool:
+    """Whether the process ``owner`` (``<host>-<pid>``, as a temporary name records it) that left
+    ``path`` is gone: this host's whose pid has ended; another host's (or a name without an owner)
+    once the path is older than STALE_TMP_SECONDS."""
+    host, _, pid = owner.rpartition("-")
+    if host == _HOST and pid.isdigit():
+        return not _alive(int(pid))
+    return time.time() - path.stat().st_mtime >= STALE_TMP_SECONDS
+
+
+def owner_tag() -> str:
+    """This process as ``owner_gone`` reads it back."""
+    return f"{_HOST}-{os.getpid()}"
 
 
 def _alive(pid: int) -> bool:

@@ -2,7 +2,9 @@
 
     extract    source API → lake raw/<source>/<dataset>/ds=<ds>/         (ingest.py, one dataset)
     to_csv     lake raw → lake curated/… (typed CSV) and rejects/…        (ingest.py, one dataset)
-    load       lake curated → warehouse raw.<dataset>, partition ds       (ingest.py, one dataset)
+    load       lake curated → warehouse raw.<dataset>, unpublished        (ingest.py, one dataset)
+    publish    every dataset's load of ds → its partitions, at once       (publish.py; a load publishes
+               when it completes the ds, `run` after its last load)
     freshness  dbt source freshness as of ds → raw.source_freshness        (freshness.py)
     transform  dbt build: staging → intermediate → marts                   (transform.py)
     report     marts → answer.json, chart.png, report.md in the lake      (report.py)
@@ -21,21 +23,37 @@ from . import warehouse as wh
 from .answer import Answer
 from .context import Context
 from .dbt_runner import dbt
+from .errors import PipelineError, StaleSourceError
 from .freshness import freshness
 from .ingest import extract, fetch, load, to_csv, write_raw
 from .log import event, get_logger
+from .publish import describe, publish
 from .replay import SAMPLE_DIR, ReplayServer
 from .report import backtest_text, report
 from .settings import Settings
 from .transform import publish_docs, transform
 
-__all__ = ["backtest", "demo", "extract", "freshness", "load", "publish_docs", "report", "run", "to_csv", "transform"]
+__all__ = [
+    "backtest",
+    "demo",
+    "extract",
+    "freshness",
+    "load",
+    "publish",
+    "publish_docs",
+    "report",
+    "run",
+    "to_csv",
+    "transform",
+]
 log = get_logger("pipeline")
 
 
-def run(ctx: Context, ds: str) -> Answer:
+def run(ctx: Context, ds: str, *, allow_stale: bool = False) -> Answer:
     """Every step for every dataset of DATASETS. All sources are fetched before anything is
-    written, so an unreachable source leaves the lake and the warehouse untouched for this ds."""
+    written, so an unreachable source leaves the lake and the warehouse untouched for this ds. The
+    ds is published once all its datasets are loaded. A source past its error threshold stops the
+    run before dbt, as the DAG's freshness gate does, unless ``allow_stale``."""
     names = ctx.settings.datasets
     started = time.perf_counter()
     snapshots = [fetch(ctx, name) for name in names]
@@ -47,8 +65,17 @@ def run(ctx: Context, ds: str) -> Answer:
         for name in names:
             to_csv(ctx, name, ds)
         for name in names:
-            load(ctx, name, ds)
-        freshness(ctx, ds)  # recorded and reported; only the Airflow run's gate fails on an error
+            load(ctx, name, ds, publish=False)
+        state = publish(ctx, ds)
+        if state.pending and state.not_loaded:  # another process changed the ds meanwhile
+            raise PipelineError(f"{describe(state)}; rerun `starlink42k run --ds {ds}`")
+        try:
+            freshness(ctx, ds, fail_on_error=not allow_stale)  # recorded; the answer states it
+        except StaleSourceError as exc:
+            raise StaleSourceError(
+                f"{exc}. ds {ds} is loaded and published; nothing was built from it. `starlink42k run "
+                "--allow-stale` (`make run ALLOW_STALE=1`) answers anyway, marked stale"
+            ) from None
         with wh.marts_lock(ctx.warehouse):
             transform(ctx, ds, lock=False)
             answer = report(ctx, ds, lock=False)
@@ -82,7 +109,7 @@ def demo(settings: Settings, ds: str) -> tuple[Context, Answer]:
                 }
             )
         )
-        return ctx, run(ctx, ds)
+        return ctx, run(ctx, ds, allow_stale=True)  # sample data, frozen by design: stale, and it says so
 
 
 def backtest(ctx: Context, ds: str, cutoff: str | None = None, horizon: int | None = None) -> str:

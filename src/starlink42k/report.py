@@ -17,6 +17,7 @@ from .answer import FILES, QUESTION, SAMPLE_NOTICE, Answer, Assumptions, Backtes
 from .context import Context
 from .errors import PipelineError
 from .log import event, get_logger, timed
+from .publish import check_marts_built_for
 from .render import backtest_table, chart_png, markdown
 
 log = get_logger("report")
@@ -245,6 +246,7 @@ def report(ctx: Context, ds: str, *, lock: bool = True) -> Answer:
     """``lock=False``: the caller holds the marts lock (``run``, since its transform)."""
     with timed(log, "report", "answer.json, chart and report", ds=ds):
         with wh.marts_lock(ctx.warehouse, shared=True) if lock else contextlib.nullcontext():  # not mid-rebuild
+            check_marts_built_for(ctx, ds)  # refused, saying why, unless the marts are of this ds
             marts = read_marts(ctx)
         answer = build_answer(ctx, ds, marts)
         prefix = lakes.report_prefix(ds)

@@ -112,7 +112,18 @@ class Settings:
     )
     # --- HTTP
     http_timeout: float = setting(
-        "HTTP_TIMEOUT", "seconds per HTTP request (connect and read)", kind="float", default="30", bounds=(0.01, 600)
+        "HTTP_TIMEOUT",
+        "seconds to connect, and to wait for each read of an answer",
+        kind="float",
+        default="30",
+        bounds=(0.01, 600),
+    )
+    http_deadline: float = setting(
+        "HTTP_DEADLINE",
+        "seconds an HTTP request may take in all, retries included, however slowly the server sends",
+        kind="float",
+        default="600",
+        bounds=(1, 86400),
     )
     http_max_attempts: int = setting(
         "HTTP_MAX_ATTEMPTS",

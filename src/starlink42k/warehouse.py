@@ -1,11 +1,20 @@
 """The PostgreSQL warehouse: where it is, and the one way data gets into ``raw``.
 
-``raw.<dataset>`` is partitioned by ``ds`` (one partition per logical date). A load streams the
-curated CSV with COPY into a new table, then swaps it in as that ds's partition, all in one
-transaction: a failure at any point leaves the previous partition as it was, a rerun gives the
-same rows, other ds are never touched. ``raw.load_log`` records each load in that transaction:
-what was loaded and where and when the source was fetched (dbt's staging finds the newest ds
-there, the report the provenance of its sources).
+``raw.<dataset>`` is partitioned by ``ds`` (one partition per logical date). Data reaches it in two
+steps, so that a ds is all or nothing to every reader even though its datasets load separately (in
+parallel tasks under Airflow):
+
+- a load streams one dataset's curated CSV with COPY into ``raw.<dataset>_<yyyymmdd>__pending``, a
+  table no reader looks at, and records it in ``raw.load_pending``, in one transaction;
+- publishing a ds swaps every pending table of the run's datasets in as that ds's partitions and
+  moves their rows to ``raw.load_log``, in one transaction, once every one of them is loaded.
+
+``raw.load_log`` lists the published loads only: what was loaded and where and when the source was
+fetched. Every reader goes through it (dbt's staging finds the newest published ds there, the
+report the provenance of its sources, `status` and the dashboard their counts), so a reader sees
+the previous published ds whole until the new one is published whole. A failure at any point leaves
+the published partitions as they were and the pending ones of the ds for the rerun; a rerun gives
+the same rows; other ds are never touched.
 """
 
 from __future__ import annotations
@@ -133,10 +142,13 @@ def connect(warehouse: Warehouse, **kwargs) -> psycopg.Connection:
 # Advisory locks, so that they hold across hosts and pods and go with the session of a killed process.
 # `run` holds RUN_LOCK for its ds from its first write to its report; a transform holds MARTS_LOCK
 # exclusively while dbt rebuilds the marts (in `run`, until its report is written), a report and every
-# load share it: marts are built from, and read as, one consistent state. Loads always take MARTS_LOCK
-# before any table lock, transforms never take a load's per-dataset lock: there is no cycle.
+# publish share it: marts are built from, and read as, one consistent state. A load writes only what no
+# reader sees, so it does not wait for a transform. Each load holds its dataset's LOAD_LOCK; a publish
+# takes MARTS_LOCK, then the LOAD_LOCK of each of its datasets in name order, then table locks;
+# transforms never take a LOAD_LOCK: there is no cycle.
 RUN_LOCK = "starlink42k.run"
 MARTS_LOCK = "starlink42k.marts"
+LOAD_LOCK = "starlink42k.load"
 
 
 @contextmanager
@@ -184,6 +196,11 @@ def partition_name(dataset: str, ds: str) -> str:
     return f"{dataset}_{ds.replace('-', '')}"
 
 
+def pending_name(dataset: str, ds: str) -> str:
+    """The table a load fills and a publish swaps in (not a partition: no reader sees it)."""
+    return f"{partition_name(dataset, ds)}__pending"
+
+
 def create_raw_tables(conn: psycopg.Connection) -> None:
     """Create the raw schema, the load log and every dataset's table that does not exist yet.
 
@@ -208,6 +225,12 @@ def create_raw_tables(conn: psycopg.Connection) -> None:
             " add column if not exists fetched_at timestamptz, add column if not exists fetched_records bigint,"
             " add column if not exists rejected_records bigint, add column if not exists excluded_records bigint"
         )
+        # Loads not published yet: the same record, moved to raw.load_log when the ds is published.
+        conn.execute(
+            "create table if not exists raw.load_pending (like raw.load_log including defaults including indexes)"
+        )
+        # When the load's ds was published (null: published before this column existed).
+        conn.execute("alter table raw.load_log add column if not exists published_at timestamptz")
         # `dbt source freshness` of each run's ds, as the freshness step keeps it (freshness.py).
         conn.execute(
             """create table if not exists raw.source_freshness (
@@ -263,7 +286,7 @@ def read_header(stream: IO[bytes], source: str) -> tuple[list[str], bytes]:
 class LoadResult:
     rows: int
     sha256: str
-    partition: str
+    table: str  # the pending table, until the ds is published
 
 
 def load_csv(
@@ -279,22 +302,22 @@ def load_csv(
     fetched_at: str | None = None,
     counts: dict[str, int | None] | None = None,
 ) -> LoadResult:
-    """Replace partition ``ds`` of ``raw.<dataset>`` with the CSV in ``stream``, atomically.
+    """Load the CSV in ``stream`` as ``raw.<dataset>``'s pending table for ``ds``, atomically,
+    replacing a pending one; ``publish_ds`` later swaps it in as the partition.
 
-    ``counts`` (fetched, rejected, excluded: from the curated manifest) go to raw.load_log with it.
+    ``counts`` (fetched, rejected, excluded: from the curated manifest) go to raw.load_pending with it.
     """
     counts = counts or {}
     names, header = read_header(stream, source_uri)
     final = partition_name(dataset.name, ds)
+    pending = pending_name(dataset.name, ds)
     staging = f"{final}__loading"
     digest = hashlib.sha256(header)
     create_raw_tables(conn)
     with conn.transaction():
         conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(LOCK_WAIT_SECONDS * 1000)}ms")))
-        # Not while a transform rebuilds the marts from raw (shared: loads of other datasets go on).
-        conn.execute("select pg_advisory_xact_lock_shared(hashtext(%s), hashtext(''))", (MARTS_LOCK,))
-        # One load per dataset at a time: DDL on the parent and the partition swap must not interleave.
-        conn.execute("select pg_advisory_xact_lock(hashtext('starlink42k.load'), hashtext(%s))", (dataset.name,))
+        # One load per dataset at a time: DDL on the parent and the pending swap must not interleave.
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", (LOAD_LOCK, dataset.name))
         add_new_columns(conn, dataset, names)
         parent = sql.Identifier(SCHEMA, dataset.name)
         new = sql.Identifier(SCHEMA, staging)
@@ -331,15 +354,10 @@ def load_csv(
         if rows != expected_rows:
             raise WarehouseError(f"{source_uri}: COPY read {rows} rows, the manifest says {expected_rows}")
         conn.execute(sql.SQL("alter table {} alter column ds drop default").format(new))
-        conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(SCHEMA, final)))
-        conn.execute(sql.SQL("alter table {} rename to {}").format(new, sql.Identifier(final)))
+        conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(SCHEMA, pending)))
+        conn.execute(sql.SQL("alter table {} rename to {}").format(new, sql.Identifier(pending)))
         conn.execute(
-            sql.SQL("alter table {} attach partition {} for values in ({})").format(
-                parent, sql.Identifier(SCHEMA, final), sql.Literal(ds)
-            )
-        )
-        conn.execute(
-            """insert into raw.load_log (dataset, ds, rows, sha256, source_uri, fetched_from, fetched_at,
+            """insert into raw.load_pending (dataset, ds, rows, sha256, source_uri, fetched_from, fetched_at,
                    fetched_records, rejected_records, excluded_records)
                values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                on conflict (dataset, ds) do update set rows = excluded.rows, sha256 = excluded.sha256,
@@ -360,7 +378,127 @@ def load_csv(
                 counts.get("excluded"),
             ),
         )
-    return LoadResult(rows=rows, sha256=expected_sha256, partition=f"{SCHEMA}.{final}")
+    return LoadResult(rows=rows, sha256=expected_sha256, table=f"{SCHEMA}.{pending}")
+
+
+# --- publishing one ds ---------------------------------------------------------------------------
+
+# A load's record, as raw.load_pending keeps it and raw.load_log publishes it.
+LOG_COLUMNS = (
+    "dataset",
+    "ds",
+    "rows",
+    "sha256",
+    "source_uri",
+    "fetched_from",
+    "fetched_at",
+    "fetched_records",
+    "rejected_records",
+    "excluded_records",
+    "loaded_at",
+)
+
+
+@dataclass(frozen=True)
+class DsState:
+    """One ds, for the run's datasets: which are published (readers see them) and which are loaded
+    and not published yet (pending)."""
+
+    ds: str
+    datasets: tuple[str, ...]
+    published: tuple[str, ...]
+    pending: tuple[str, ...]
+
+    @property
+    def not_loaded(self) -> tuple[str, ...]:
+        """The run's datasets without a pending load: publishing waits for them."""
+        return tuple(d for d in self.datasets if d not in self.pending)
+
+
+def ds_state(conn: psycopg.Connection, ds: str, datasets: tuple[str, ...]) -> DsState:
+    found: dict[str, set[str]] = {"published": set(), "pending": set()}
+    if conn.execute("select to_regclass('raw.load_pending') is not null").fetchone()[0]:
+        rows = conn.execute(
+            """select 'published', dataset from raw.load_log where ds = %(ds)s and dataset = any(%(names)s)
+               union all
+               select 'pending', dataset from raw.load_pending where ds = %(ds)s and dataset = any(%(names)s)""",
+            {"ds": ds, "names": list(datasets)},
+        ).fetchall()
+        for kind, name in rows:
+            found[kind].add(name)
+    return DsState(
+        ds=ds,
+        datasets=tuple(datasets),
+        published=tuple(d for d in datasets if d in found["published"]),
+        pending=tuple(d for d in datasets if d in found["pending"]),
+    )
+
+
+def publish_ds(
+    conn: psycopg.Connection, ds: str, datasets: tuple[str, ...], *, keep_published: bool = False
+) -> tuple[DsState, tuple[str, ...]]:
+    """Publish ``ds`` if it is whole: every one of ``datasets`` has a pending load (with
+    ``keep_published``, a dataset already published for ds may stay as it is instead). In one
+    transaction, each pending table replaces its dataset's partition of ds and its record moves to
+    raw.load_log. Returns the state found and the datasets published (none: nothing changed)."""
+    with conn.transaction():
+        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(LOCK_WAIT_SECONDS * 1000)}ms")))
+        # Not while a transform reads raw; and after any load of these datasets in progress has ended,
+        # so that the pending loads read here are the ones swapped in.
+        conn.execute("select pg_advisory_xact_lock_shared(hashtext(%s), hashtext(''))", (MARTS_LOCK,))
+        for name in sorted(datasets):
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", (LOAD_LOCK, name))
+        state = ds_state(conn, ds, datasets)
+        missing = [d for d in state.not_loaded if not (keep_published and d in state.published)]
+        if missing or not state.pending:
+            return state, ()
+        for name in sorted(state.pending):
+            partition, pending = partition_name(name, ds), pending_name(name, ds)
+            _add_parent_columns(conn, name, pending)
+            table = sql.Identifier(SCHEMA, partition)
+            conn.execute(sql.SQL("drop table if exists {}").format(table))
+            conn.execute(
+                sql.SQL("alter table {} rename to {}").format(
+                    sql.Identifier(SCHEMA, pending), sql.Identifier(partition)
+                )
+            )
+            conn.execute(
+                sql.SQL("alter table {} attach partition {} for values in ({})").format(
+                    sql.Identifier(SCHEMA, name), table, sql.Literal(ds)
+                )
+            )
+        columns = sql.SQL(", ").join(map(sql.Identifier, LOG_COLUMNS))
+        updates = sql.SQL(", ").join(
+            sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in (*LOG_COLUMNS[2:], "published_at")
+        )
+        conn.execute(
+            sql.SQL(
+                """insert into raw.load_log ({columns}, published_at)
+                   select {columns}, now() from raw.load_pending where ds = %(ds)s and dataset = any(%(names)s)
+                   on conflict (dataset, ds) do update set {updates}"""
+            ).format(columns=columns, updates=updates),
+            {"ds": ds, "names": list(state.pending)},
+        )
+        conn.execute("delete from raw.load_pending where ds = %s and dataset = any(%s)", (ds, list(state.pending)))
+    return state, state.pending
+
+
+def _add_parent_columns(conn: psycopg.Connection, dataset: str, pending: str) -> None:
+    """Give a pending table the columns its parent gained since it was loaded (a load of a later ds
+    found a new CSV column), as null: ATTACH needs the same columns."""
+    missing = conn.execute(
+        """select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a
+           where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped
+             and a.attname not in (select attname from pg_attribute where attrelid = %s::regclass
+                                   and attnum > 0 and not attisdropped)""",
+        (f"{SCHEMA}.{dataset}", f"{SCHEMA}.{pending}"),
+    ).fetchall()
+    for name, kind in missing:
+        conn.execute(
+            sql.SQL("alter table {} add column {} {}").format(
+                sql.Identifier(SCHEMA, pending), sql.Identifier(name), sql.SQL(kind)
+            )
+        )
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +45,11 @@ class Baseline:
 
     def committed(self) -> dict[str, Any]:
         """DS as readers of the warehouse and the report see it: every raw table row for row (the
-        load log with it) and DS's answer.json byte for byte. A step that fails before its commit
-        leaves all of it."""
+        load log with it; not the loads waiting to be published, which no reader sees) and DS's
+        answer.json byte for byte. A step that fails before its ds is published leaves all of it."""
         tables = warehouse_tables(self.stack.warehouse_url)
-        return {"raw": {k: v for k, v in tables.items() if k.startswith("raw.")}, "answer": self.stack.answer(DS)}
+        seen = {k: v for k, v in tables.items() if k.startswith("raw.") and not unpublished(k)}
+        return {"raw": seen, "answer": self.stack.answer(DS)}
 
     def assert_rerun(self, *steps: tuple[str, ...]) -> None:
         """Each step (CLI args) succeeds; then the answer is the good run's, nothing is left over."""
@@ -57,6 +59,11 @@ class Baseline:
         assert self.stack.answer_facts(DS) == self.answer
         assert self.stack.leftovers() == []
         self.assert_intact()
+
+
+def unpublished(table: str) -> bool:
+    """The bookkeeping of loads not published yet: raw.load_pending and its `__pending` tables."""
+    return table == "raw.load_pending" or table.endswith("__pending")
 
 
 def with_injection(env: dict[str, str], **faults: str) -> dict[str, str]:
@@ -97,8 +104,9 @@ def baseline(
         seconds = {
             "run": time.monotonic() - started,
             "started": min(t for t, _ in good.events),  # the CLI is up (imports done): its first event
-            "loaded": good.at("load.done"),
-            "transform": good.at("transform.done") - good.at("load.done"),
+            "first_load": min(t for t, e in good.events if e.get("event") == "load.start"),
+            "loaded": good.at("publish.done"),  # the last load, and the ds published
+            "transform": good.at("transform.done") - good.at("publish.done"),
         }
         try:
             yield Baseline(
@@ -126,29 +134,44 @@ def backends(url: str, *, query_like: str = "%", wait_event: str | None = None) 
 
 
 @contextmanager
+def holding(url: str, *statements: str) -> Iterator[Any]:
+    """A session of the case's own that runs ``statements`` in one transaction, left open for the
+    block: the locks they take hold the pipeline where it needs them; they go at the end."""
+    import psycopg
+
+    conn = psycopg.connect(url)
+    try:
+        for statement in statements:
+            conn.execute(statement)
+        yield conn
+    finally:
+        with suppress(Exception):
+            conn.close()
+
+
+@contextmanager
 def load_held_at_upsert(stack: Stack, dataset: str, ds: str):
-    """Start `load <dataset> --ds <ds>` and hold it inside its transaction after the partition swap,
-    blocked on its raw.load_log upsert; yields the process. No hook in the code: the case first holds
-    the marts lock, which the load takes first thing in its transaction (after raw.load_log's DDL has
-    committed), locks ds's raw.load_log row from a second session, and then lets the load go on."""
+    """Start `load <dataset> --ds <ds>` and hold it inside its transaction after its pending table is
+    swapped in, blocked on its raw.load_pending upsert; yields the process. No hook in the code: a
+    second session holds ds's raw.load_pending row (inserting it, uncommitted, if there is none),
+    which the load's upsert then waits for."""
     import psycopg
     from fault_stack import wait_for
 
-    marts = psycopg.connect(stack.warehouse_url, autocommit=True)
     blocker = psycopg.connect(stack.warehouse_url)
     try:
-        marts.execute("select pg_advisory_lock(hashtext('starlink42k.marts'), hashtext(''))")
+        blocker.execute(
+            """insert into raw.load_pending (dataset, ds, rows, sha256, source_uri) values (%s, %s, 0, '', '')
+               on conflict do nothing""",
+            (dataset, ds),
+        )
+        blocker.execute("select * from raw.load_pending where dataset = %s and ds = %s for update", (dataset, ds))
         proc = stack.start("load", dataset, "--ds", ds)
-        wait_for(lambda: backends(stack.warehouse_url, wait_event="advisory") == 1 or proc.poll() is not None, 120)
-        assert proc.poll() is None, proc.communicate()[1][-3000:]
-        blocker.execute("select * from raw.load_log where dataset = %s and ds = %s for update", (dataset, ds))
-        marts.execute("select pg_advisory_unlock(hashtext('starlink42k.marts'), hashtext(''))")
-        upsert = "%insert into raw.load_log%"
-        wait_for(lambda: backends(stack.warehouse_url, query_like=upsert) == 1 or proc.poll() is not None, 120)
-        wait_for(lambda: backends(stack.warehouse_url, query_like=upsert, wait_event="Lock") == 1, 30)
+        upsert = "%insert into raw.load_pending%"
+        held = lambda: backends(stack.warehouse_url, query_like=upsert, wait_event="Lock") == 1  # noqa: E731
+        wait_for(lambda: held() or proc.poll() is not None, 120)
         assert proc.poll() is None, proc.communicate()[1][-3000:]
         yield proc
     finally:
-        for conn in (marts, blocker):
-            with suppress(Exception):  # the server may be down (the PostgreSQL-stopped case)
-                conn.close()
+        with suppress(Exception):  # the server may be down (the PostgreSQL-stopped case)
+            blocker.close()

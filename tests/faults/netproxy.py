@@ -1,5 +1,6 @@
-"""A TCP proxy in front of a server, which a case can cut: the server keeps its state (moto's S3 lives in
-memory and would lose every object if it were stopped), the client sees it go away.
+"""A TCP proxy in front of a server (on a port, or a unix socket: moto's S3, PostgreSQL), which a case can
+cut: the server keeps its state (moto's S3 lives in memory and would lose every object if it were
+stopped), the client sees it go away.
 
 Modes: ``pass`` forwards; ``down`` resets every connection, open or new (unreachable mid-upload);
 ``500`` answers every request with an HTTP 500 (a sick S3)."""
@@ -12,8 +13,9 @@ import threading
 
 
 class CuttableProxy:
-    def __init__(self, target_port: int):
-        self.target = ("127.0.0.1", target_port)
+    def __init__(self, target: int | str):
+        """``target``: a port on loopback, or the path of a unix socket (PostgreSQL's)."""
+        self.target = ("127.0.0.1", target) if isinstance(target, int) else target
         self.mode = "pass"
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
@@ -66,7 +68,11 @@ class CuttableProxy:
 
     def _forward(self, client: socket.socket) -> None:
         try:
-            upstream = socket.create_connection(self.target)
+            if isinstance(self.target, str):
+                upstream = socket.socket(socket.AF_UNIX)
+                upstream.connect(self.target)
+            else:
+                upstream = socket.create_connection(self.target)
         except OSError:
             _reset(client)
             return
@@ -89,9 +95,12 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with RST (SO_LINGER 0), as a dead peer or a dropped route looks to the client."""
+    """Close with RST (SO_LINGER 0), as a dead peer or a dropped route looks to the client. The shutdown
+    first: a close alone leaves the connection open while a forwarding thread is blocked reading it."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
         sock.close()
     except OSError:
         pass

@@ -12,6 +12,7 @@ and compares the answer with the good run's.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from fault_checks import GoodRun, assert_extract_reruns, assert_refused, raw_data_files
+from fault_checks import GoodRun, assert_extract_reruns, assert_refused, error_message, raw_data_files
 from fault_stack import CLI, Stack
 
 from starlink42k.replay import paginate
@@ -130,6 +131,40 @@ def test_connection_reset_mid_body_every_time(ran: Stack, good_run: GoodRun) -> 
     result = ran.run("run", "--ds", good_run.ds, HTTP_MAX_ATTEMPTS="2")
     assert_refused(ran, result, before, "CelesTrak SATCAT", "cut short", "after 2 attempts")
     assert_extract_reruns(ran, "satcat", good_run.ds, before)
+
+
+@pytest.mark.parametrize(
+    "body_only",
+    [
+        pytest.param(
+            False,
+            marks=pytest.mark.fault(
+                "Sources",
+                "a server sending one byte a second (from its status line): cut at HTTP_DEADLINE, refused, ds kept",
+            ),
+            id="headers",
+        ),
+        pytest.param(
+            True,
+            marks=pytest.mark.fault(
+                "Sources", "a server sending its body one byte a second: cut at HTTP_DEADLINE, refused, ds kept"
+            ),
+            id="body",
+        ),
+    ],
+)
+def test_one_byte_a_second_cut_at_the_deadline(ran: Stack, good_run: GoodRun, body_only: bool) -> None:
+    """HTTP_TIMEOUT (5 s here) bounds each read, and a byte comes every second: only the request's
+    total deadline ends it, retries included."""
+    before = ran.snapshot()
+    ran.replay.add_fault(STARLINK, PASS, *[Fault(trickle=1.0, trickle_body_only=body_only)] * 3)
+    started = time.monotonic()
+    result = ran.run("run", "--ds", good_run.ds, HTTP_DEADLINE="4", HTTP_MAX_ATTEMPTS="3")
+    seconds = time.monotonic() - started
+    assert_refused(ran, result, before, "starlink page 2", "not answered in full within 4s (HTTP_DEADLINE")
+    assert len(query_times(ran, STARLINK)) == 2  # no attempt after the deadline
+    assert seconds < 30, f"{seconds:.0f}s"
+    assert_extract_reruns(ran, "starlink", good_run.ds, before)
 
 
 # --- bodies that are not what they claim ---------------------------------------------------------------
@@ -271,6 +306,39 @@ def test_200_mb_response_refused_in_bounded_memory(ran: Stack, good_run: GoodRun
     # The cap (50 MB) plus the interpreter and its libraries; far below the 200 MB body.
     assert peak < 180 * 2**20, f"peak RSS {peak / 2**20:.0f} MB"
     assert_extract_reruns(ran, "satcat", good_run.ds, before)
+
+
+@pytest.mark.fault(
+    "Sources",
+    "a SATCAT past SATCAT_ERROR_AFTER_DAYS: `run` stops before dbt as the DAG's gate does, naming the source, its "
+    "as-of date and the threshold; `--allow-stale` answers, marked stale",
+)
+def test_stale_satcat_stops_the_run_unless_allowed(ran: Stack, good_run: GoodRun) -> None:
+    ds = good_run.ds
+    before = ran.snapshot()
+    result = ran.run("run", "--ds", ds, SATCAT_ERROR_AFTER_DAYS="45")
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    message = error_message(result)
+    assert re.fullmatch(
+        r"freshness gate: CelesTrak SATCAT \(celestrak\.satcat\) is too old: its newest record is from "
+        rf"[0-9-]{{10}}, [0-9]+ days before {ds} \(threshold 45 days\)\. ds {ds} is loaded and published; nothing "
+        r"was built from it\. `starlink42k run --allow-stale` \(`make run ALLOW_STALE=1`\) answers anyway, "
+        r"marked stale",
+        message,
+    ), message
+    # Stopped before dbt: its tables and the answer are the good run's; raw holds the same snapshots again.
+    after = ran.snapshot()
+    built = lambda snap: {k: v for k, v in snap["warehouse"].items() if k.startswith(("intermediate.", "marts."))}  # noqa: E731
+    assert built(after) == built(before)
+    assert ran.answer_facts(ds) == good_run.answer_facts
+    assert raw_data_files(ran) == {k: v for k, v in before["lake"].items() if k in raw_data_files(ran)}
+    assert ran.leftovers() == []
+
+    allowed = ran.run("run", "--ds", ds, "--allow-stale", SATCAT_ERROR_AFTER_DAYS="45")
+    assert allowed.returncode == 0, allowed.stderr[-3000:]
+    satcat = next(s for s in json.loads(ran.answer(ds))["sources"] if s["name"] == "celestrak_satcat")
+    assert (satcat["freshness"], satcat["stale"], satcat["error_after_days"]) == ("error", True, 45)
 
 
 @pytest.mark.fault("Sources", "after every source fault, a clean rerun of the whole pipeline: identical answer")

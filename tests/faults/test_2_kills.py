@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fault_stack import dbt_sessions, invariants, protected, start_watched, wait_for
-from kill_support import DS, PREVIOUS, Baseline, backends, baseline, load_held_at_upsert, with_injection
+from fault_stack import dbt_sessions, invariants, pending_state, protected, start_watched, wait_for
+from kill_support import DS, PREVIOUS, Baseline, backends, baseline, holding, load_held_at_upsert, with_injection
 
 REPO = Path(__file__).resolve().parents[2]
 TAG = DS.replace("-", "")
@@ -35,6 +35,7 @@ RANDOM_SEED = 20240131
 RANDOM_POINTS = 50
 REPORT = ("report", "--ds", DS)
 TRANSFORM = ("transform", "--ds", DS)
+PUBLISH = ("publish", "--ds", DS)  # one dataset reloaded: published beside the published rest of DS
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +79,7 @@ def test_kill_extract_mid_fetch(base: Baseline) -> None:
         ("extract", "--dataset", "starlink", "--ds", DS),
         ("to-csv", "starlink", "--ds", DS),
         ("load", "starlink", "--ds", DS),
+        PUBLISH,
         TRANSFORM,
         REPORT,
     )
@@ -94,7 +96,28 @@ def test_kill_extract_mid_write(base: Baseline) -> None:
 def test_kill_to_csv_mid_write(base: Baseline) -> None:
     kill_mid_write(base, f"curated/spacex/starlink/ds={DS}", "starlink.csv", "to-csv", "starlink", "--ds", DS)
     base.assert_intact()
-    base.assert_rerun(("to-csv", "starlink", "--ds", DS), ("load", "starlink", "--ds", DS), TRANSFORM, REPORT)
+    base.assert_rerun(("to-csv", "starlink", "--ds", DS), ("load", "starlink", "--ds", DS), PUBLISH, TRANSFORM, REPORT)
+
+
+@pytest.mark.fault("Kills", "to-csv: SIGKILL leaves its scratch folder in TMPDIR; the next to-csv removes it")
+def test_kill_to_csv_leaves_a_scratch_folder_the_next_one_sweeps(base: Baseline, tmp_path: Path) -> None:
+    stack = base.stack
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    folder = f"curated/spacex/starlink/ds={DS}"
+    hang = with_injection(stack.env, FAULT_FSYNC_MATCH=f"{folder}/.starlink.csv.")
+    proc = stack.start("to-csv", "starlink", "--ds", DS, TMPDIR=str(scratch), **hang)
+    wait_for(lambda: bool(tmp_files(stack.lake_dir / folder)) or proc.poll() is not None, 120)
+    assert proc.poll() is None, proc.communicate()[1][-3000:]
+    stack.kill(proc)
+    (left,) = scratch.iterdir()  # no finally ran: the CSV it was writing is still there
+    assert left.name.startswith("starlink42k-to-csv.") and f"-{proc.pid}." in left.name, left.name
+    assert (left / "starlink.csv").is_file()
+    base.assert_intact()
+    done = stack.run("to-csv", "starlink", "--ds", DS, TMPDIR=str(scratch))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert list(scratch.iterdir()) == []  # the dead one's swept, its own removed
+    base.assert_rerun(("load", "starlink", "--ds", DS), PUBLISH, TRANSFORM, REPORT)
 
 
 @pytest.mark.fault("Kills", "load: SIGKILL inside the COPY (the CSV half sent)")
@@ -131,22 +154,22 @@ def test_kill_load_inside_copy(base: Baseline) -> None:
         os.rename(aside, csv)
     wait_for(lambda: backends(stack.warehouse_url, query_like="copy %") == 0, 30)
     base.assert_intact()
-    base.assert_rerun(("load", "starlink", "--ds", DS), TRANSFORM, REPORT)
+    base.assert_rerun(("load", "starlink", "--ds", DS), PUBLISH, TRANSFORM, REPORT)
 
 
-@pytest.mark.fault("Kills", "load: SIGKILL between the partition swap and the raw.load_log upsert")
+@pytest.mark.fault("Kills", "load: SIGKILL between the pending table's swap and its raw.load_pending upsert")
 def test_kill_load_between_swap_and_log(base: Baseline) -> None:
-    """The load is held on its upsert (kill_support.load_held_at_upsert), the new partition already
+    """The load is held on its upsert (kill_support.load_held_at_upsert), the new pending table already
     swapped in within its transaction, and killed there. Its backend must notice and
-    roll back while the lock is still held (client_connection_check_interval), not keep the partition's
+    roll back while the lock is still held (client_connection_check_interval), not keep the table's
     locks until the blocker lets go."""
     stack = base.stack
-    upsert = "%insert into raw.load_log%"
+    upsert = "%insert into raw.load_pending%"
     with load_held_at_upsert(stack, "starlink", DS) as proc:
         stack.kill(proc)
         wait_for(lambda: backends(stack.warehouse_url, query_like=upsert) == 0, 30)  # gone, the row still locked
     base.assert_intact()
-    base.assert_rerun(("load", "starlink", "--ds", DS), TRANSFORM, REPORT)
+    base.assert_rerun(("load", "starlink", "--ds", DS), PUBLISH, TRANSFORM, REPORT)
 
 
 @pytest.mark.fault("Kills", "transform: SIGKILL during dbt build (dbt dies with it, no orphan)")
@@ -171,30 +194,111 @@ def test_kill_report(base: Baseline) -> None:
     base.assert_rerun(REPORT)
 
 
+# --- between the first load and publishing ------------------------------------------------------------
+# `run` held where the case wants it by a lock of the case's own session, then killed there. Every
+# dataset loaded so far is kept unpublished; readers see DS as published before, row for row, and its
+# answer.json byte for byte; the rerun completes and publishes what was kept.
+
+
+def load_lock(dataset: str) -> str:
+    return f"select pg_advisory_xact_lock(hashtext('starlink42k.load'), hashtext('{dataset}'))"
+
+
+LOAD_WAIT, MARTS_WAIT = "%pg_advisory_xact_lock(%", "%pg_advisory_xact_lock_shared(%"
+STATUS = ("status", "--json")
+POINTS = [
+    pytest.param(
+        [load_lock("starlink")], LOAD_WAIT, "advisory", ["launches"], [("run", "--ds", DS)],
+        marks=pytest.mark.fault("Kills", "run: SIGKILL after its first load (launches kept unpublished); the rerun "
+                                         "publishes the ds whole"),
+        id="after-first-load",
+    ),
+    pytest.param(
+        [load_lock("satcat")], LOAD_WAIT, "advisory", ["launches", "starlink"],
+        [("load", "satcat", "--ds", DS), TRANSFORM, REPORT],
+        marks=pytest.mark.fault("Kills", "run: SIGKILL while the last load waits (launches, starlink kept "
+                                         "unpublished); `load satcat` completes and publishes the ds"),
+        id="last-load-waits",
+    ),
+    pytest.param(
+        ["select pg_advisory_xact_lock(hashtext('starlink42k.marts'), hashtext(''))"], MARTS_WAIT, "advisory",
+        ["launches", "satcat", "starlink"], [PUBLISH, TRANSFORM, REPORT],
+        marks=pytest.mark.fault("Kills", "run: SIGKILL with every dataset loaded, publishing waiting for the "
+                                         "marts; `publish` publishes them"),
+        id="publish-waits",
+    ),
+    pytest.param(
+        ["lock table raw.starlink in access share mode"], "drop table%", "Lock", ["launches", "satcat", "starlink"],
+        [("run", "--ds", DS)],
+        marks=pytest.mark.fault("Kills", "run: SIGKILL inside the publishing transaction (two of three partitions "
+                                         "swapped): rolled back whole"),
+        id="mid-publish",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("statements", "query", "wait_event", "kept", "rerun"), POINTS)
+def test_kill_between_the_first_load_and_publishing(
+    base: Baseline, statements: list[str], query: str, wait_event: str, kept: list[str], rerun: list[tuple]
+) -> None:
+    stack = base.stack
+    before = base.committed()
+    with holding(stack.warehouse_url, *statements):
+        proc = start_watched(stack, "run", "--ds", DS)
+        waiting = lambda: backends(stack.warehouse_url, query_like=query, wait_event=wait_event) == 1  # noqa: E731
+        wait_for(lambda: waiting() or proc.proc.poll() is not None, 300)
+        assert proc.proc.poll() is None, proc.stderr()[-3000:]
+        stack.kill(proc.proc)
+        wait_for(lambda: backends(stack.warehouse_url) == 0, 30)  # its backend noticed, rolled back
+    assert base.committed() == before  # readers: DS as published before, its answer.json byte for byte
+    base.assert_intact()
+    assert pending_state(stack.warehouse_url) == {DS: kept}
+    day = next(d for d in json.loads(stack.run(*STATUS).stdout)["ds"] if d["ds"] == DS)
+    loaded = ", ".join(d for d in stack.datasets if d in kept)
+    not_loaded = ", ".join(d for d in stack.datasets if d not in kept)
+    assert day["unpublished"] == (
+        f"ds {DS} stays as published before; loaded and unpublished: {loaded}"
+        + (f"; not loaded: {not_loaded}" if not_loaded else "")
+        + "; a rerun completes and publishes it"
+    )
+    base.assert_rerun(*rerun)
+
+
 # --- many random points --------------------------------------------------------------------------
 
 
 @pytest.mark.fault(
     "Kills",
-    f"random: {RANDOM_POINTS} seeded SIGKILLs of `run` (mostly in extract/to-csv/load), invariants after each",
+    f"random: {RANDOM_POINTS} seeded SIGKILLs of `run` (mostly from extract to publishing), invariants after each",
 )
 def test_random_kills(base: Baseline) -> None:
-    """SIGKILL `run --ds DS` at seeded random moments, counted from the CLI's first log line: nine in ten
-    within the time its good run took from there to its last load (extract, to-csv, load), one in ten
-    in the rest of the run (freshness, transform, report).
+    """SIGKILL `run --ds DS` at seeded random moments, in the times its good run took: six in ten from
+    the CLI's first log line to publishing (extract, to-csv, load, publish), one in ten from there in
+    the rest of the run (freshness, transform, report), three in ten from its first load's log line
+    to publishing (a window of a fraction of a second: counted from that line, so that the kills land
+    between the loads and publishing, whatever the start-up took).
     After each: invariants, previous ds intact. Each killed run is the rerun of the one before, so it
     must not fail before its kill (and a run that finishes before its kill must end 0); a last
     uninterrupted run gives the identical answer with nothing left over."""
     stack = base.stack
     rng = random.Random(RANDOM_SEED)
     up, loaded, whole = base.seconds["started"], base.seconds["loaded"], base.seconds["run"]
+    first_load = base.seconds["first_load"]
     points: list[dict] = []
     started = time.monotonic()
     for i in range(RANDOM_POINTS):
-        # from the CLI's first log line (interpreter start-up varies with the machine's load)
-        delay = rng.uniform(0, (loaded - up) * 1.1) if i % 10 else rng.uniform(loaded - up, whole - up)
+        # from the CLI's first log line (interpreter start-up varies with the machine's load), or its first load's
+        anchor, window = (
+            (None, (loaded - up, whole - up))
+            if i % 10 == 0
+            else ("load.start", (0, (loaded - first_load) * 1.2))
+            if i % 10 <= 3
+            else (None, (0, (loaded - up) * 1.1))
+        )
+        delay = rng.uniform(*window)
         proc = start_watched(stack, "run", "--ds", DS)
-        wait_for(lambda: bool(proc.events) or proc.proc.poll() is not None, 120)  # noqa: B023
+        started_at = lambda: proc.seen(anchor) if anchor else bool(proc.events)  # noqa: E731, B023
+        wait_for(lambda: started_at() or proc.proc.poll() is not None, 120)  # noqa: B023
         try:
             code = proc.wait(delay)
         except subprocess.TimeoutExpired:
@@ -205,7 +309,9 @@ def test_random_kills(base: Baseline) -> None:
         problems = invariants(stack)
         if protected(stack, DS) != base.guarded:
             problems.append(f"ds {PREVIOUS} changed")
-        points.append({"delay": round(delay, 3), "last_event": last, "finished": code == 0, "problems": problems})
+        kept = pending_state(stack.warehouse_url).get(DS, [])  # killed between its first load and publishing
+        point = {"delay": round(delay, 3), "last_event": last, "finished": code == 0, "unpublished": kept}
+        points.append({**point, "problems": problems})
     kills_seconds = time.monotonic() - started
     final = stack.run("run", "--ds", DS)
     assert final.returncode == 0, final.stderr[-3000:]
@@ -217,8 +323,14 @@ def test_random_kills(base: Baseline) -> None:
         "points": len(points),
         "killed": sum(not p["finished"] for p in points),
         "partial_states": len(partial),
+        "kept_unpublished": sum(bool(p["unpublished"]) for p in points),
         "seconds": round(kills_seconds, 1),
-        "window_seconds": {"started": round(up, 2), "loaded": round(loaded, 2), "run": round(whole, 2)},
+        "window_seconds": {
+            "started": round(up, 2),
+            "first_load": round(first_load, 2),
+            "loaded": round(loaded, 2),
+            "run": round(whole, 2),
+        },
         "cases": points,
     }
     out.write_text(json.dumps(summary, indent=1) + "\n")

@@ -1,5 +1,6 @@
 """Infrastructure down: PostgreSQL stopped mid-load, S3 unreachable or failing mid-upload, a full disk
-and a read-only file system under the local lake.
+and a read-only file system under the local lake; the warehouse failing in the last dataset's load (a
+statement timeout, a lock timeout, a full tablespace, a cut connection) and while publishing.
 
 Each case breaks a rerun of a ds that a good run committed, and asserts: exit 1 with one clear message
 naming what failed; DS as readers see it unchanged (every raw table row for row, its answer.json byte for
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -26,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_stack import Stack, start_watched
-from kill_support import DS, Baseline, baseline, load_held_at_upsert, with_injection
+from fault_stack import Stack, lake_leftovers, pending_state, start_watched, wait_for, warehouse_leftovers
+from kill_support import DS, Baseline, backends, baseline, holding, load_held_at_upsert, with_injection
 from netproxy import CuttableProxy
 
 from support.net import free_port, wait_for_port
@@ -139,10 +141,13 @@ def test_read_only_lake(own: tuple[Baseline, OwnServer, bool]) -> None:
     base.assert_rerun(RUN)
 
 
-@pytest.mark.fault("Infrastructure", "PostgreSQL stopped mid-load (the partition swapped, uncommitted), then restarted")
+@pytest.mark.fault(
+    "Infrastructure", "PostgreSQL stopped mid-load (the pending table swapped, uncommitted), then restarted"
+)
 def test_postgres_stopped_mid_load(own: tuple[Baseline, OwnServer, bool]) -> None:
-    """The load is held on its upsert, the new partition swapped in within its transaction
-    (kill_support.load_held_at_upsert); the server is then stopped (fast: every session is terminated)."""
+    """The load is held on its upsert, the new pending table swapped in within its transaction
+    (kill_support.load_held_at_upsert); the server is then stopped (fast: every session is terminated),
+    so the message cannot read what the warehouse kept, and says so."""
     base, server, _ = own
     stack = base.stack
     before = base.committed()
@@ -154,9 +159,18 @@ def test_postgres_stopped_mid_load(own: tuple[Baseline, OwnServer, bool]) -> Non
             server.start()
     done = subprocess.CompletedProcess(proc.args, proc.returncode, "", err)
     assert_failed_cleanly(
-        base, done, "loading file://", "raw.starlink failed", "keeps its previous rows", before=before
+        base,
+        done,
+        "loading file://",
+        "raw.starlink failed",
+        "nothing of this load was kept",
+        f"Which datasets of ds {DS} are loaded and unpublished could not be read (cannot connect",
+        "`starlink42k status` shows it. Readers see published data only",
+        before=before,
     )
-    base.assert_rerun(("load", "starlink", "--ds", DS), ("transform", "--ds", DS), ("report", "--ds", DS))
+    base.assert_rerun(
+        ("load", "starlink", "--ds", DS), ("publish", "--ds", DS), ("transform", "--ds", DS), ("report", "--ds", DS)
+    )
 
 
 @pytest.mark.fault("Infrastructure", "PostgreSQL down: a step fails at once, naming the warehouse")
@@ -169,6 +183,219 @@ def test_postgres_down(own: tuple[Baseline, OwnServer, bool]) -> None:
     finally:
         server.start()
     assert_failed_cleanly(base, done, "cannot connect to the warehouse", before=before)
+
+
+# --- the warehouse failing in the last dataset's load, and while publishing --------------------------
+# A rerun of DS (published by the good run) fails in the load of satcat, the last of DATASETS, or in
+# publishing: what readers see of DS is as before, row for row; what was loaded is kept unpublished; the
+# message says exactly that, and a rerun completes it and publishes DS whole.
+
+TRANSFORM_AND_REPORT = (("transform", "--ds", DS), ("report", "--ds", DS))
+SATCAT_LOCK = "select pg_advisory_xact_lock(hashtext('starlink42k.load'), hashtext('satcat'))"
+
+
+def kept_message(kept: str, not_loaded: str, rerun: str) -> str:
+    return (
+        f"ds {DS} stays as published before; loaded and unpublished: {kept}"
+        + (f"; not loaded: {not_loaded}" if not_loaded else "")
+        + f". Readers see its published data; a rerun (`{rerun}`) completes and publishes it."
+    )
+
+
+LAST_LOAD_FAILED = "nothing of this load was kept. " + kept_message(
+    "launches, starlink", "satcat", f"starlink42k run --ds {DS}"
+)
+
+
+def assert_kept_unpublished(base: Baseline, done: Any, *needles: str, before: dict, kept: list[str]) -> None:
+    """Exit 1 with one message naming ``needles``; DS as readers see it unchanged; ``kept`` pending."""
+    out = done.stderr if isinstance(done.stderr, str) else ""
+    assert done.returncode == 1, out[-3000:]
+    error = [line for line in out.splitlines() if line.startswith("error: ")]
+    assert len(error) == 1 and "Traceback" not in out, out[-3000:]
+    for needle in needles:
+        assert needle in error[0], error[0]
+    base.assert_intact()
+    assert base.committed() == before
+    url = base.stack.warehouse_url
+    assert pending_state(url) == {DS: kept}
+    assert warehouse_leftovers(url) + lake_leftovers(base.stack.lake_dir) == []
+
+
+def database_setting(url: str, name: str, value: str | None) -> None:
+    """``alter database ... set`` (None: reset): every new session of the pipeline gets it."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        database = conn.info.dbname
+        if value is None:
+            conn.execute(f'alter database "{database}" reset {name}')
+        else:
+            conn.execute(f"alter database \"{database}\" set {name} = '{value}'")
+
+
+@pytest.mark.fault(
+    "Infrastructure",
+    "statement timeout in the last dataset's load: exit 1 saying launches, starlink are kept unpublished and satcat "
+    "is not loaded; readers see DS as before; `load satcat` completes and publishes it",
+)
+def test_statement_timeout_in_the_last_load(own: tuple[Baseline, OwnServer, bool]) -> None:
+    """The satcat load's first statement on raw.satcat waits for a lock another session holds, past the
+    database's statement_timeout (the issue's large SATCAT did the same with its COPY)."""
+    base, server, _ = own
+    before = base.committed()
+    with holding(server.url, "lock table raw.satcat in access exclusive mode"):
+        database_setting(server.url, "statement_timeout", "3s")
+        try:
+            done = base.stack.run(*RUN)
+        finally:
+            database_setting(server.url, "statement_timeout", None)
+    assert_kept_unpublished(
+        base,
+        done,
+        f"error: loading file://{base.stack.lake_dir}/curated/celestrak/satcat/ds={DS}/satcat.csv into raw.satcat "
+        "failed: canceling statement due to statement timeout",
+        LAST_LOAD_FAILED,
+        before=before,
+        kept=["launches", "starlink"],
+    )
+    base.assert_rerun(("load", "satcat", "--ds", DS), *TRANSFORM_AND_REPORT)
+
+
+@pytest.mark.fault(
+    "Infrastructure",
+    "lock timeout in the last dataset's load: exit 1 saying what is kept unpublished and what is not; "
+    "the rerun publishes the ds whole",
+)
+def test_lock_timeout_in_the_last_load(own: tuple[Baseline, OwnServer, bool]) -> None:
+    base, server, _ = own
+    before = base.committed()
+    with holding(server.url, "lock table raw.satcat in access exclusive mode"):
+        done = base.stack.run(*RUN, **with_injection(base.stack.env, FAULT_LOCK_WAIT="3"))
+    assert_kept_unpublished(
+        base,
+        done,
+        "into raw.satcat failed: canceling statement due to lock timeout",
+        LAST_LOAD_FAILED,
+        before=before,
+        kept=["launches", "starlink"],
+    )
+    base.assert_rerun(RUN)
+
+
+@pytest.mark.fault(
+    "Infrastructure",
+    "lock timeout while publishing (a reader holds raw.starlink): nothing published, all three kept "
+    "unpublished; `publish` completes it",
+)
+def test_lock_timeout_while_publishing(own: tuple[Baseline, OwnServer, bool]) -> None:
+    """Publishing swaps launches and satcat in, then waits for raw.starlink, which a reader's long query
+    holds, past the bounded wait: the transaction rolls back whole."""
+    base, server, _ = own
+    before = base.committed()
+    with holding(server.url, "lock table raw.starlink in access share mode"):
+        done = base.stack.run(*RUN, **with_injection(base.stack.env, FAULT_LOCK_WAIT="3"))
+    assert_kept_unpublished(
+        base,
+        done,
+        f"error: publishing ds {DS} failed: canceling statement due to lock timeout",
+        "nothing of it changed. " + kept_message("launches, starlink, satcat", "", f"starlink42k publish --ds {DS}"),
+        before=before,
+        kept=["launches", "satcat", "starlink"],
+    )
+    base.assert_rerun(("publish", "--ds", DS), *TRANSFORM_AND_REPORT)
+
+
+@pytest.mark.fault(
+    "Infrastructure",
+    "disk full in the last dataset's load (its tablespace on a small tmpfs): exit 1 saying what is kept "
+    "unpublished; the rerun publishes the ds whole",
+)
+def test_disk_full_in_the_last_load(own: tuple[Baseline, OwnServer, bool]) -> None:
+    """New tables go to a tablespace on an 8 MB tmpfs; launches and starlink load into it, then, the
+    satcat load held at its start, the disk is filled, and satcat's COPY finds no space."""
+    import pwd
+
+    import psycopg
+
+    base, server, tmpfs = own
+    if not tmpfs:
+        pytest.skip("mounting a tmpfs needs root")
+    # Not under pytest's tmp root (0700: the server's own user could not enter it).
+    root = Path(tempfile.mkdtemp(prefix="starlink42k-faults-tablespace-"))
+    root.chmod(0o755)
+    place = root / "disk"
+    assert mount_tmpfs(place, 8)
+    try:
+        owner = pwd.getpwnam(server.server.system_user or pwd.getpwuid(0).pw_name)
+        os.chown(place, owner.pw_uid, owner.pw_gid)
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            conn.execute(f"create tablespace small location '{place}'")
+        before = base.committed()
+        database_setting(server.url, "default_tablespace", "small")
+        try:
+            with holding(server.url, SATCAT_LOCK):
+                proc = start_watched(base.stack, *RUN)
+                waiting = lambda: backends(server.url, query_like="%pg_advisory_xact_lock(%", wait_event="advisory")  # noqa: E731
+                wait_for(lambda: waiting() == 1 or proc.proc.poll() is not None, 300)
+                assert proc.proc.poll() is None, proc.stderr()[-3000:]
+                with (place / "filler").open("wb") as fh:  # leave less than satcat's table needs
+                    fh.write(b"\0" * max(shutil.disk_usage(place).free - (32 << 10), 0))
+            proc.wait(300)
+        finally:
+            database_setting(server.url, "default_tablespace", None)
+            (place / "filler").unlink(missing_ok=True)
+        done = subprocess.CompletedProcess(proc.proc.args, proc.proc.returncode, "", proc.stderr())
+        assert_kept_unpublished(
+            base,
+            done,
+            "into raw.satcat failed: could not extend file",
+            "No space left on device",
+            LAST_LOAD_FAILED,
+            before=before,
+            kept=["launches", "starlink"],
+        )
+        base.assert_rerun(RUN)  # the rerun's tables go to the default tablespace, the kept ones are replaced
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            conn.execute("drop tablespace small")  # empty: nothing of the failed run is left in it
+    finally:
+        umount(place)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.fault(
+    "Infrastructure",
+    "the warehouse connection cut during the last dataset's load: exit 1 saying what is kept unpublished; "
+    "`load satcat` completes and publishes it",
+)
+def test_connection_cut_in_the_last_load(own: tuple[Baseline, OwnServer, bool]) -> None:
+    """The run reaches the warehouse through a proxy; with the satcat load in its transaction, every
+    connection is reset (as a dropped route does), then the proxy lets new ones through again."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    base, server, _ = own
+    socket_path = f"{conninfo_to_dict(server.url)['host']}/.s.PGSQL.5432"
+    proxy = CuttableProxy(socket_path)
+    try:
+        before = base.committed()
+        with holding(server.url, SATCAT_LOCK):
+            proc = start_watched(
+                base.stack, *RUN, WAREHOUSE_URL=f"postgresql://postgres@127.0.0.1:{proxy.port}/postgres"
+            )
+            waiting = lambda: backends(server.url, query_like="%pg_advisory_xact_lock(%", wait_event="advisory")  # noqa: E731
+            wait_for(lambda: waiting() == 1 or proc.proc.poll() is not None, 300)
+            assert proc.proc.poll() is None, proc.stderr()[-3000:]
+            proxy.set_mode("down")
+            proxy.set_mode("pass")
+            proc.wait(120)
+            wait_for(lambda: backends(server.url) == 0, 30)  # the cut backend noticed, rolled back
+    finally:
+        proxy.close()
+    done = subprocess.CompletedProcess(proc.proc.args, proc.proc.returncode, "", proc.stderr())
+    assert_kept_unpublished(
+        base, done, "into raw.satcat failed: ", LAST_LOAD_FAILED, before=before, kept=["launches", "starlink"]
+    )
+    base.assert_rerun(("load", "satcat", "--ds", DS), *TRANSFORM_AND_REPORT)
 
 
 # --- a stack with an S3 lake (its own moto_server, behind a proxy the cases cut) --------------------

@@ -16,6 +16,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -78,7 +79,9 @@ def test_two_ds_at_once(base: Baseline) -> None:
     assert {s["snapshot_ds"] for s in previous["sources"]} == {PREVIOUS}
 
 
-@pytest.mark.fault("Concurrency", "load racing transform: the load waits for the marts, then both end 0")
+@pytest.mark.fault(
+    "Concurrency", "load racing transform: the load goes on (no reader sees it), publishing waits for the marts"
+)
 def test_load_racing_transform(base: Baseline) -> None:
     stack = base.stack
     transform = start_watched(stack, "transform", "--ds", DS)
@@ -88,9 +91,11 @@ def test_load_racing_transform(base: Baseline) -> None:
     wait_for(lambda: advisory_waiters(stack.warehouse_url) >= 1 or load.proc.poll() is not None, 60)
     assert transform.wait(bound(base, 1)) == 0, transform.stderr()[-3000:]
     assert load.wait(bound(base, 1)) == 0, load.stderr()[-3000:]
-    # the load committed after dbt had finished reading raw: it waited for the transform
-    assert load.started + load.at("load.done") >= transform.started + transform.at("transform.done")
-    for step in (("transform", "--ds", DS), ("report", "--ds", DS)):
+    # the load committed its pending table while dbt ran; its attempt to publish waited for the transform
+    transform_done = transform.started + transform.at("transform.done")
+    assert load.started + load.at("load.done") < transform_done
+    assert load.started + load.at("publish.waiting") >= transform_done
+    for step in (("publish", "--ds", DS), ("transform", "--ds", DS), ("report", "--ds", DS)):
         done = stack.run(*step)
         assert done.returncode == 0, done.stderr[-3000:]
     assert_consistent(base)
@@ -107,4 +112,80 @@ def test_bounded_wait(base: Baseline) -> None:
     assert done.returncode == 1, done.stderr[-3000:]
     assert re.search(r"error: waited \d+s for another transform \(dbt build of the marts\) to finish", done.stderr)
     assert waited < 60
+    assert_consistent(base)
+
+
+NEXT = "2024-02-01"  # a new ds, after DS
+
+
+def observe(conn: psycopg.Connection, lake: Path, datasets: tuple[str, ...]) -> dict:
+    """What a reader sees of NEXT, in one snapshot of the warehouse: the snapshot each dataset's reader
+    reads (the newest published on or before NEXT: staging's rule) and whether its rows are all there;
+    every ds of raw.load_log (status and the dashboard read it) and how many datasets it has; the marts'
+    record of what they were built from beside what dim_data_sources says; then NEXT's answer.json."""
+    with conn.transaction():
+        picks = {}
+        for name in datasets:
+            snapshot, rows = conn.execute(
+                "select ds, rows from raw.load_log where dataset = %s and ds <= %s order by ds desc limit 1",
+                (name, NEXT),
+            ).fetchone()
+            count = conn.execute(f"select count(*) from raw.{name} where ds = %s", (snapshot,)).fetchone()[0]
+            picks[name] = (str(snapshot), count == rows)
+        per_ds = dict(conn.execute("select ds::text, count(*) from raw.load_log group by 1").fetchall())
+        built = conn.execute("select snapshots from marts.marts_build").fetchone()
+        sources = dict(conn.execute("select source_name, snapshot_ds::text from marts.dim_data_sources").fetchall())
+    answer = lake / f"reports/starlink/ds={NEXT}/answer.json"
+    body = json.loads(answer.read_bytes()) if answer.exists() else None
+    return {"picks": picks, "per_ds": per_ds, "built": built[0] if built else None, "sources": sources, "answer": body}
+
+
+def partial(seen: dict, datasets: tuple[str, ...]) -> list[str]:
+    problems = []
+    if len({snapshot for snapshot, _ in seen["picks"].values()}) != 1:
+        problems.append(f"the datasets read different ds: {seen['picks']}")
+    problems += [
+        f"{name}: rows missing for ds {snapshot}" for name, (snapshot, whole) in seen["picks"].items() if not whole
+    ]
+    problems += [f"ds {ds} in raw.load_log has {n} datasets" for ds, n in seen["per_ds"].items() if n != len(datasets)]
+    if seen["built"] is not None:  # the marts, when they say what they hold, hold exactly that
+        reads = {"spacex_api": "starlink", "celestrak_satcat": "satcat"}
+        problems += [
+            f"marts.dim_data_sources reads {reads[s]} {ds}, marts_build says {seen['built'][reads[s]]['snapshot_ds']}"
+            for s, ds in seen["sources"].items()
+            if seen["built"][reads[s]]["snapshot_ds"] != ds
+        ]
+    if seen["answer"] is not None and {s["snapshot_ds"] for s in seen["answer"]["sources"]} != {NEXT}:
+        problems.append(f"answer.json of {NEXT} reads {[s['snapshot_ds'] for s in seen['answer']['sources']]}")
+    return problems
+
+
+@pytest.mark.fault(
+    "Concurrency",
+    "a reader polling the warehouse and the lake during a run of a new ds: the previous ds whole, then the new ds "
+    "whole, never a mix",
+)
+def test_a_reader_sees_one_whole_ds_at_a_time(base: Baseline) -> None:
+    stack = base.stack
+    conn = psycopg.connect(stack.warehouse_url)
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    observed = []
+    try:
+        run = start_watched(stack, "run", "--ds", NEXT)
+        while run.proc.poll() is None:
+            observed.append(observe(conn, stack.lake_dir, stack.datasets))
+        assert run.wait(60) == 0, run.stderr()[-3000:]
+        observed.append(observe(conn, stack.lake_dir, stack.datasets))
+    finally:
+        conn.close()
+    problems = [p for seen in observed for p in partial(seen, stack.datasets)]
+    assert problems == [], problems[:10]
+    # what the readers read: DS (the newest published before NEXT), then NEXT, never back
+    sequence = [next(iter(seen["picks"].values()))[0] for seen in observed]
+    changes = [a for a, b in zip([None, *sequence], sequence, strict=False) if a != b]
+    assert changes == [None, DS], f"{len(observed)} observations: {sequence[:3]} ... {sequence[-3:]}"
+    assert sequence[0] == DS and sequence[-1] == NEXT
+    answers = [seen["answer"] is not None for seen in observed]
+    assert answers == sorted(answers) and answers[-1]  # absent, then there for good
+    print(f"reader: {len(observed)} observations, {sequence.count(DS)} of {DS}, {sequence.count(NEXT)} of {NEXT}")
     assert_consistent(base)

@@ -3,8 +3,9 @@
 ``ScriptedReplay`` is the package's ``ReplayServer`` (which serves the demo) plus what only tests
 need: every request is recorded in ``.requests``, and ``add_fault`` queues answers that replace
 the normal one for the next requests whose path starts with a prefix. Besides a status, headers,
-a body and a delay, a fault can break the connection half-way through the body (``cut_after``), or
-stream a body of any size without holding it (``stream_bytes``).
+a body and a delay, a fault can break the connection half-way through the body (``cut_after``),
+stream a body of any size without holding it (``stream_bytes``), or send its answer a byte at a time
+(``trickle``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ class Fault:
     cut_after: int | None = None
     # Stream a body of this many bytes (``body`` repeated, chunked, no Content-Length).
     stream_bytes: int | None = None
+    # Send the answer one byte every this many seconds, from its status line (``trickle_body_only``:
+    # the headers at once, then the body), until the client goes away.
+    trickle: float | None = None
+    trickle_body_only: bool = False
 
 
 @dataclass
@@ -91,6 +96,9 @@ class ScriptedReplay(ReplayServer):
 
     def send(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         fault = reply.fault if isinstance(reply, FaultyReply) else None
+        if fault is not None and fault.trickle is not None:
+            self._trickle(handler, reply, fault)
+            return
         if fault is None or (fault.cut_after is None and fault.stream_bytes is None):
             super().send(handler, reply)
             return
@@ -112,6 +120,23 @@ class ScriptedReplay(ReplayServer):
             handler.connection.close()
         except OSError:  # the client gave up (or refused the rest): what the fault is for
             handler.close_connection = True
+
+    @staticmethod
+    def _trickle(handler: BaseHTTPRequestHandler, reply: Reply, fault: Fault) -> None:
+        headers = {"Content-Type": reply.content_type, "Content-Length": str(len(reply.body)), **reply.headers}
+        head = f"HTTP/1.1 {reply.status} OK\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        data = head.encode() + reply.body
+        sent = len(head) if fault.trickle_body_only else 0
+        handler.close_connection = True
+        try:
+            handler.wfile.write(data[:sent])
+            give_up = time.monotonic() + 600  # never outlive a test by much
+            while sent < len(data) and time.monotonic() < give_up:
+                handler.wfile.write(data[sent : sent + 1])
+                sent += 1
+                time.sleep(fault.trickle)
+        except OSError:  # the client gave up: what the fault is for
+            pass
 
     @staticmethod
     def _stream(handler: BaseHTTPRequestHandler, unit: bytes, size: int) -> None:
