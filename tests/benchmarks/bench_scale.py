@@ -1,0 +1,384 @@
+"""Benchmark: every step of a run at 1x, 3x and 10x today's catalogue, in three warehouse states.
+
+    .venv/bin/python tests/benchmarks/bench_scale.py                 # 1x, 3x, 10x; one run of each
+    BENCH_SCALES=1,10 BENCH_RUNS=3 .venv/bin/python tests/benchmarks/bench_scale.py
+
+Today's size is the sample data's (205 launches, 3,655 SpaceX satellites, 12,037 SATCAT records);
+tests/support/catalogue.py builds the same shape at any multiple of it. Each size is served by the
+API replay (`starlink42k replay`, its own process) and run step by step, each step a CLI process
+as Airflow runs it (extract, to-csv, load per dataset; freshness; transform; report), in three
+warehouse states:
+
+  fresh    a new database;
+  history  a database that holds HISTORY_DS earlier ds of today's size, each a whole run;
+  rerun    the history database after a run of the same ds failed in its SATCAT load
+           (the database's statement_timeout cancelled it, as in issue 22), then reset.
+
+Then a whole `starlink42k run` (what `make run` does) on a new database. For each step: its time
+(from its first to its last log event: interpreter start-up excluded), the growth exponent between
+sizes (log(t2/t1) / log(n2/n1): 1 is linear, 2 quadratic), the process's peak RSS (the CLI and,
+for dbt, its child, from wait4), and for the transform each dbt model's time (run_results.json).
+At the largest size every model's plan is EXPLAINed and checked for what grows faster than
+n log n: a NOT IN / correlated subplan evaluated row by row, a nested loop over two large inputs.
+
+Results are printed and written to $DATA_DIR/bench/scale.json. Not a test: numbers vary by
+machine (tests/test_bench_scale.py runs it at a tiny size so that it cannot rot).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from starlink42k import warehouse as wh
+from starlink42k.datasets import NAMES as DATASETS
+from starlink42k.settings import Settings, variable_names
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support.catalogue import catalogue, describe
+from support.net import free_port, wait_for_port
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = str(Path(sys.executable).parent / "starlink42k")
+DS = "2026-11-21"
+HISTORY_DS = ("2026-11-17", "2026-11-18", "2026-11-19")
+STATES = ("fresh", "history", "rerun")
+# Growth faster than this between two sizes is flagged (n log n from 1x to 10x is about 1.1).
+MAX_EXPONENT = 1.3
+# Below this a step's time is mostly fixed cost, and its exponent says nothing.
+MIN_SECONDS = 0.5
+# A nested loop whose two inputs multiply to more rows than this is quadratic work.
+MAX_NESTED_LOOP_ROWS = 5_000_000
+
+
+# --- one step: a CLI process, timed from its own log events, its peak RSS from wait4 ---------------
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float  # first to last log event of the process
+    wall: float  # process start to exit
+    rss_mib: float  # peak RSS of the process and its waited-for children (dbt)
+    returncode: int
+    stderr: str = field(repr=False)
+
+
+def run_step(env: dict[str, str], name: str, *args: str, check: bool = True) -> Step:
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [CLI, "-v", "--log-format", "json", *args], env=env, stdout=subprocess.DEVNULL, stderr=err
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    stamps = []
+    for line in stderr.splitlines():
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            stamps.append(datetime.fromisoformat(json.loads(line)["ts"]).timestamp())
+    seconds = max(stamps) - min(stamps) if stamps else wall
+    step = Step(name, round(seconds, 3), round(wall, 3), round(usage.ru_maxrss / 1024, 1), proc.returncode, stderr)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{name} ({' '.join(args)}) failed: {stderr[-3000:]}")
+    return step
+
+
+def model_times(data_dir: Path) -> dict[str, float]:
+    """Each dbt model's build time in the last transform, and all its tests together."""
+    results = json.loads((data_dir / "dbt" / "target" / "run_results.json").read_text())["results"]
+    times: dict[str, float] = {}
+    for r in results:
+        kind, _, name = r["unique_id"].split(".", 2)
+        key = f"dbt {name.rsplit('.', 1)[-1]}" if kind == "model" else "dbt tests (all)"
+        times[key] = round(times.get(key, 0.0) + r["execution_time"], 3)
+    return times
+
+
+def pipeline(env: dict[str, str], ds: str) -> dict[str, Step]:
+    """Every step of a run of ``ds``, one process each, in `run`'s order."""
+    steps: dict[str, Step] = {}
+    for verb in ("extract", "to-csv", "load"):
+        for name in DATASETS:
+            steps[f"{verb} {name}"] = run_step(env, f"{verb} {name}", verb, name, "--ds", ds)
+    for verb in ("freshness", "transform", "report"):
+        steps[verb] = run_step(env, verb, verb, "--ds", ds)
+    return steps
+
+
+# --- the warehouse states ------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.server = wh.start_embedded(workdir / "pg").url
+        self.base_env = {k: v for k, v in os.environ.items() if k not in variable_names() and k != "PGOPTIONS"}
+        self._history: Path | None = None
+        self._replays: dict[float, tuple[subprocess.Popen, str]] = {}
+
+    def close(self) -> None:
+        for proc, _ in self._replays.values():
+            proc.terminate()
+            proc.wait(30)
+        wh.stop_embedded(self.workdir / "pg")
+
+    def replay(self, scale: float) -> str:
+        """The URL of a replay of the catalogue at ``scale``, in a process of its own."""
+        if scale not in self._replays:
+            folder = self.workdir / f"sources-{scale:g}x"
+            folder.mkdir()
+            data = catalogue(scale)
+            for name, docs in (*data["spacex"].items(),):
+                (folder / f"spacex_{name}.json").write_text(json.dumps(docs))
+            (folder / "celestrak_satcat.json").write_text(json.dumps(data["satcat"]))
+            print(f"catalogue {scale:g}x: {describe(data)}", file=sys.stderr, flush=True)
+            port = free_port()
+            proc = subprocess.Popen(
+                [CLI, "replay", "--data", str(folder), "--port", str(port)],
+                env=self.base_env,
+                stdout=subprocess.DEVNULL,
+            )
+            wait_for_port(port, 120)
+            self._replays[scale] = (proc, f"http://127.0.0.1:{port}")
+        return self._replays[scale][1]
+
+    def database(self, template: str | None = None) -> str:
+        name = f"b_{len(list(self.workdir.iterdir()))}_{time.monotonic_ns() % 10**9}"
+        with psycopg.connect(self.server, autocommit=True) as conn:
+            conn.execute(f'create database "{name}"' + (f' template "{template}"' if template else ""))
+        return self.server.replace("/postgres?", f"/{name}?")
+
+    def env(self, root: Path, url: str, scale: float) -> dict[str, str]:
+        replay = self.replay(scale)
+        return {
+            **self.base_env,
+            "DATA_DIR": str(root / "data"),
+            "LAKE_URL": (root / "lake").as_uri(),
+            "WAREHOUSE_URL": url,
+            "SPACEX_API_URL": f"{replay}/v4",
+            "CELESTRAK_URL": replay,
+            "DBT_PROJECT_DIR": str(REPO / "dbt"),
+        }
+
+    def history(self) -> Path:
+        """A database (the template ``history``) and lake holding HISTORY_DS of today's size."""
+        if self._history is None:
+            root = self.workdir / "history"
+            url = self.database()
+            env = self.env(root, url, 1)
+            print(f"history: {len(HISTORY_DS)} ds of today's size ...", file=sys.stderr, flush=True)
+            for ds in HISTORY_DS:
+                run_step(env, f"run {ds}", "run", "--ds", ds)
+            with psycopg.connect(self.server, autocommit=True) as conn:
+                conn.execute(f'alter database "{dbname(url)}" rename to "history"')
+            self._history = root
+        return self._history
+
+    def stack(self, state: str, scale: float) -> tuple[dict[str, str], Path]:
+        """A new stack in ``state``, ready for a run of DS at ``scale``."""
+        root = Path(tempfile.mkdtemp(dir=self.workdir, prefix=f"{state}-{scale:g}x-"))
+        if state == "fresh":
+            return self.env(root, self.database(), scale), root
+        history = self.history()
+        for part in ("lake", "data"):
+            shutil.copytree(history / part, root / part)
+        env = self.env(root, self.database(template="history"), scale)
+        if state == "rerun":
+            fail_satcat_load(env, self.server)
+        return env, root
+
+
+def dbname(url: str) -> str:
+    return url.split("?", 1)[0].rsplit("/", 1)[1]
+
+
+def fail_satcat_load(env: dict[str, str], server: str) -> None:
+    """Issue 22's state: a run of DS whose SATCAT load the database's statement_timeout cancelled.
+    The timeout is lowered until the load fails (a small catalogue loads within 100 ms)."""
+    for name in DATASETS:
+        run_step(env, "extract", "extract", name, "--ds", DS)
+        run_step(env, "to-csv", "to-csv", name, "--ds", DS)
+    for name in DATASETS:
+        if name != "satcat":
+            run_step(env, "load", "load", name, "--ds", DS)
+    db = dbname(env["WAREHOUSE_URL"])
+    with psycopg.connect(server, autocommit=True) as conn:
+        try:
+            for timeout_ms in (100, 30, 10, 3, 1):
+                conn.execute(f"alter database \"{db}\" set statement_timeout = '{timeout_ms}ms'")
+                failed = run_step(env, "load satcat", "load", "satcat", "--ds", DS, check=False)
+                if failed.returncode:
+                    assert "statement timeout" in failed.stderr, failed.stderr[-2000:]
+                    print(f"  the SATCAT load failed at statement_timeout={timeout_ms}ms", file=sys.stderr)
+                    return
+                with psycopg.connect(env["WAREHOUSE_URL"], autocommit=True) as db_conn:  # undo it, try shorter
+                    db_conn.execute("set statement_timeout = 0")
+                    db_conn.execute("delete from raw.load_log where dataset = 'satcat' and ds = %s", (DS,))
+                    db_conn.execute(f"drop table raw.satcat_{DS.replace('-', '')}")
+            raise RuntimeError("the SATCAT load never failed, even at statement_timeout=1ms")
+        finally:
+            conn.execute(f'alter database "{db}" reset statement_timeout')
+
+
+# --- plans ---------------------------------------------------------------------------------------
+
+
+def plan_hazards(plan: dict[str, Any]) -> list[str]:
+    """What in a plan grows faster than n log n with its inputs."""
+    found: list[str] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        for key in ("Filter", "Join Filter", "Hash Cond", "Merge Cond"):
+            text = node.get(key, "")
+            if re.search(r"(?<!hashed )SubPlan \d+", text):
+                found.append(f"{node['Node Type']}: {key} {text} runs a subplan for each row")
+        children = node.get("Plans", [])
+        if node["Node Type"] == "Nested Loop" and len(children) == 2:
+            outer, inner = (c["Plan Rows"] for c in children)
+            parameterized = any("Index" in c["Node Type"] for c in children[1:])
+            if not parameterized and outer * inner > MAX_NESTED_LOOP_ROWS:
+                found.append(f"Nested Loop over {outer:,} x {inner:,} estimated rows")
+        for child in children:
+            walk(child)
+
+    walk(plan)
+    return found
+
+
+def explain_models(env: dict[str, str], out: Path) -> dict[str, list[str]]:
+    """EXPLAIN each model's compiled SELECT (as the warehouse now plans it); the plans go to ``out``."""
+    compiled = Path(env["DATA_DIR"]) / "dbt" / "target" / "compiled" / "starlink42k" / "models"
+    hazards: dict[str, list[str]] = {}
+    plans: list[str] = []
+    with psycopg.connect(env["WAREHOUSE_URL"], autocommit=True) as conn:
+        for path in sorted(compiled.rglob("*.sql")):
+            query = path.read_text()
+            (plan,) = conn.execute(f"explain (format json) {query}").fetchone()[0]
+            hazards[path.stem] = plan_hazards(plan["Plan"])
+            text = "\n".join(r[0] for r in conn.execute(f"explain {query}"))
+            plans.append(f"-- {path.stem}\n{text}\n")
+    out.write_text("\n".join(plans))
+    return hazards
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+
+def exponent(t1: float, t2: float, n1: float, n2: float) -> float | None:
+    if min(t1, t2) < MIN_SECONDS or n1 == n2:
+        return None
+    return round(math.log(t2 / t1) / math.log(n2 / n1), 2)
+
+
+def summarize(samples: list[dict[str, Step | float]]) -> dict[str, dict[str, float]]:
+    """min and median of each step's seconds over the runs, and its largest peak RSS."""
+    out: dict[str, dict[str, float]] = {}
+    for key in samples[0]:
+        values = [s[key] for s in samples if key in s]
+        seconds = [v.seconds if isinstance(v, Step) else v for v in values]
+        rss = [v.rss_mib for v in values if isinstance(v, Step)]
+        out[key] = {"min_s": min(seconds), "median_s": round(statistics.median(seconds), 3)}
+        if rss:
+            out[key]["rss_mib"] = max(rss)
+    return out
+
+
+def table(results: dict[str, Any], scales: list[float]) -> str:
+    """One markdown table per state: min/median seconds (peak RSS MiB) per size, exponents between sizes."""
+    pairs = list(itertools.pairwise(scales))
+    lines = []
+    for state in [*STATES, "whole run"]:
+        rows: dict[str, dict[float, dict[str, float]]] = {}
+        for scale in scales:
+            for key, v in results["states"][f"{scale:g}x"].get(state, {}).items():
+                rows.setdefault(key, {})[scale] = v
+        if not rows:
+            continue
+        head = [f"{s:g}x s min/med (MiB)" for s in scales] + [f"k {a:g}x-{b:g}x" for a, b in pairs]
+        lines += ["", f"## {state}", "| step | " + " | ".join(head) + " |", "|---" * (1 + len(head)) + "|"]
+        for key, by_scale in rows.items():
+            cells = []
+            for s in scales:
+                v = by_scale.get(s)
+                rss = f" ({v['rss_mib']:.0f})" if v and "rss_mib" in v else ""
+                cells.append(f"{v['min_s']:.2f}/{v['median_s']:.2f}{rss}" if v else "-")
+            for a, b in pairs:
+                va, vb = by_scale.get(a), by_scale.get(b)
+                k = exponent(va["min_s"], vb["min_s"], a, b) if va and vb else None
+                cells.append("" if k is None else (f"**{k}**" if k > MAX_EXPONENT else f"{k}"))
+            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    scales = [float(s) for s in os.environ.get("BENCH_SCALES", "1,3,10").split(",")]
+    runs = int(os.environ.get("BENCH_RUNS", "1"))
+    states = os.environ.get("BENCH_STATES", ",".join(STATES)).split(",")
+    bench_dir = Settings.from_env().data_dir / "bench"
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"scales": scales, "runs": runs, "load_average": os.getloadavg(), "states": {}}
+    with tempfile.TemporaryDirectory(dir=bench_dir) as tmp:
+        bench = Bench(Path(tmp))
+        try:
+            for scale in scales:
+                by_state = results["states"][f"{scale:g}x"] = {}
+                for state in states:
+                    samples = []
+                    for i in range(runs):
+                        print(f"{scale:g}x {state} (run {i + 1}/{runs}) ...", file=sys.stderr, flush=True)
+                        env, root = bench.stack(state, scale)
+                        steps = pipeline(env, DS)
+                        samples.append({**steps, **model_times(Path(env["DATA_DIR"]))})
+                        if scale == max(scales) and i == 0:
+                            plans = bench_dir / f"plans-{scale:g}x-{state}.txt"
+                            results.setdefault("hazards", {})[state] = {
+                                m: h for m, h in explain_models(env, plans).items() if h
+                            }
+                        shutil.rmtree(root, ignore_errors=True)
+                    by_state[state] = summarize(samples)
+                samples = []
+                for i in range(runs):
+                    print(f"{scale:g}x whole run (run {i + 1}/{runs}) ...", file=sys.stderr, flush=True)
+                    env, root = bench.stack("fresh", scale)
+                    whole = run_step(env, "run", "run", "--ds", DS)
+                    whole.seconds = whole.wall  # what `make run` takes, start-up included
+                    samples.append({"starlink42k run": whole})
+                    shutil.rmtree(root, ignore_errors=True)
+                by_state["whole run"] = summarize(samples)
+        finally:
+            bench.close()
+    results["load_average_after"] = os.getloadavg()
+    print(table(results, scales))
+    print(f"\nload average before {results['load_average']}, after {results['load_average_after']}")
+    hazards = results.get("hazards", {})
+    for state, models in hazards.items():
+        for model, found in models.items():
+            print(f"PLAN at {max(scales):g}x, {state}: {model}: " + "; ".join(found))
+    if not any(hazards.values()):
+        print(f"plans at {max(scales):g}x: nothing that grows faster than n log n (plans in {bench_dir})")
+    (bench_dir / "scale.json").write_text(json.dumps(results, indent=1))
+    print(f"written to {bench_dir / 'scale.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
