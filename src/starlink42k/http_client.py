@@ -24,7 +24,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -164,15 +164,28 @@ class HttpClient:
         self.session.mount("https://", adapter)
 
     def request(
-        self, method: str, url: str, *, what: str, json_body: Any = None, params: dict[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+        into: IO[bytes] | None = None,
     ) -> requests.Response:
         """Send with retries; ``what`` names the request in logs and errors (e.g. "starlink page 3").
-        The response's body is read (at most ``max_response_bytes``) before it is returned."""
+        The response's body is read (at most ``max_response_bytes``) before it is returned; with
+        ``into``, a successful response's body is written there instead of into memory (an
+        attempt cut short is rewritten from the start)."""
         attempts = self.policy.max_attempts
         for attempt in range(1, attempts + 1):
             response = self._send(method, url, what=what, json_body=json_body, params=params)
             try:
-                response._content = self._read_body(response, url, what)
+                sink = into if into is not None and response.status_code < 400 else None
+                if sink is not None:
+                    sink.seek(0)
+                    sink.truncate()
+                response._content = self._read_body(response, url, what, sink)
             except BODY_ERRORS as exc:
                 cause = f"the body was cut short ({describe_connection_error(exc)})"
                 if attempt == attempts:
@@ -219,8 +232,9 @@ class HttpClient:
         finally:
             _WHAT.reset(token)
 
-    def _read_body(self, response: requests.Response, url: str, what: str) -> bytes:
-        """The body, in blocks; refused as soon as it passes the cap (announced or not)."""
+    def _read_body(self, response: requests.Response, url: str, what: str, sink: IO[bytes] | None = None) -> bytes:
+        """The body, in blocks (written to ``sink`` if given: then b"" is returned); refused as soon as
+        it passes the cap (announced or not)."""
         cap = self.policy.max_response_bytes
         mib = f"{cap / 2**20:g} MB"
         refused = (
@@ -231,11 +245,15 @@ class HttpClient:
         announced = response.headers.get("Content-Length", "")
         if announced.isdigit() and int(announced) > cap:
             raise ResponseTooLarge(f"{refused}; it announced {int(announced):,} bytes")
-        body = bytearray()
+        body, size = bytearray(), 0
         for block in response.iter_content(READ_BLOCK):
-            body += block
-            if len(body) > cap:
+            size += len(block)
+            if size > cap:
                 raise ResponseTooLarge(refused)
+            if sink is None:
+                body += block
+            else:
+                sink.write(block)
         return bytes(body)
 
     def _checked(self, response: requests.Response, method: str, url: str, what: str) -> requests.Response:
