@@ -34,6 +34,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -65,6 +66,8 @@ MAX_EXPONENT = 1.3
 MIN_SECONDS = 0.5
 # A nested loop whose two inputs multiply to more rows than this is quadratic work.
 MAX_NESTED_LOOP_ROWS = 5_000_000
+# A step still running after this long is stopped (SIGTERM) and reported as such.
+STEP_TIMEOUT = float(os.environ.get("BENCH_STEP_TIMEOUT", "900"))
 
 
 # --- one step: a CLI process, timed from its own log events, its peak RSS from wait4 ---------------
@@ -76,18 +79,26 @@ class Step:
     seconds: float  # first to last log event of the process
     wall: float  # process start to exit
     rss_mib: float  # peak RSS of the process and its waited-for children (dbt)
-    returncode: int
+    returncode: int  # None: stopped after STEP_TIMEOUT
     stderr: str = field(repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
 
 
 def run_step(env: dict[str, str], name: str, *args: str, check: bool = True) -> Step:
+    """``starlink42k <args>`` to its end, or stopped (SIGTERM) after STEP_TIMEOUT seconds."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
             [CLI, "-v", "--log-format", "json", *args], env=env, stdout=subprocess.DEVNULL, stderr=err
         )
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        try:
+            status, usage, stopped = wait_rusage(proc, STEP_TIMEOUT)
+        except BaseException:
+            proc.kill()
+            raise
         wall = time.perf_counter() - started
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
@@ -95,18 +106,38 @@ def run_step(env: dict[str, str], name: str, *args: str, check: bool = True) -> 
     for line in stderr.splitlines():
         with contextlib.suppress(ValueError, KeyError, TypeError):
             stamps.append(datetime.fromisoformat(json.loads(line)["ts"]).timestamp())
-    seconds = max(stamps) - min(stamps) if stamps else wall
-    step = Step(name, round(seconds, 3), round(wall, 3), round(usage.ru_maxrss / 1024, 1), proc.returncode, stderr)
-    if check and proc.returncode != 0:
+    seconds = wall if stopped or not stamps else max(stamps) - min(stamps)
+    code = None if stopped else os.waitstatus_to_exitcode(status)
+    step = Step(name, round(seconds, 3), round(wall, 3), round(usage.ru_maxrss / 1024, 1), code, stderr)
+    if stopped:
+        print(f"  {name}: stopped after {STEP_TIMEOUT:.0f}s", file=sys.stderr, flush=True)
+    elif check and code != 0:
         raise RuntimeError(f"{name} ({' '.join(args)}) failed: {stderr[-3000:]}")
     return step
 
 
+def wait_rusage(proc: subprocess.Popen, timeout: float) -> tuple[int, Any, bool]:
+    """wait4 the process (its peak RSS counts its children's); SIGTERM it after ``timeout``, SIGKILL
+    30 s later. Returns (status, rusage, whether it had to be stopped)."""
+    deadline, stopped = time.monotonic() + timeout, False
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return status, usage, stopped
+        if time.monotonic() > deadline:
+            proc.send_signal(signal.SIGTERM if not stopped else signal.SIGKILL)
+            deadline, stopped = time.monotonic() + 30, True
+        time.sleep(0.05)
+
+
 def model_times(data_dir: Path) -> dict[str, float]:
     """Each dbt model's build time in the last transform, and all its tests together."""
-    results = json.loads((data_dir / "dbt" / "target" / "run_results.json").read_text())["results"]
+    path = data_dir / "dbt" / "target" / "run_results.json"
+    if not path.exists():
+        return {}
     times: dict[str, float] = {}
-    for r in results:
+    for r in json.loads(path.read_text())["results"]:
         kind, _, name = r["unique_id"].split(".", 2)
         key = f"dbt {name.rsplit('.', 1)[-1]}" if kind == "model" else "dbt tests (all)"
         times[key] = round(times.get(key, 0.0) + r["execution_time"], 3)
@@ -114,13 +145,16 @@ def model_times(data_dir: Path) -> dict[str, float]:
 
 
 def pipeline(env: dict[str, str], ds: str) -> dict[str, Step]:
-    """Every step of a run of ``ds``, one process each, in `run`'s order."""
+    """Every step of a run of ``ds``, one process each, in `run`'s order, up to one that fails."""
+    commands = [(f"{verb} {name}", (verb, name)) for verb in ("extract", "to-csv", "load") for name in DATASETS]
+    commands += [(verb, (verb,)) for verb in ("freshness", "transform", "report")]
     steps: dict[str, Step] = {}
-    for verb in ("extract", "to-csv", "load"):
-        for name in DATASETS:
-            steps[f"{verb} {name}"] = run_step(env, f"{verb} {name}", verb, name, "--ds", ds)
-    for verb in ("freshness", "transform", "report"):
-        steps[verb] = run_step(env, verb, verb, "--ds", ds)
+    for label, args in commands:
+        steps[label] = step = run_step(env, label, *args, "--ds", ds, check=False)
+        if not step.ok:
+            if step.returncode is not None:
+                print(f"  {label} failed: {step.stderr[-2000:]}", file=sys.stderr, flush=True)
+            break
     return steps
 
 
@@ -272,7 +306,11 @@ def explain_models(env: dict[str, str], out: Path) -> dict[str, list[str]]:
     with psycopg.connect(env["WAREHOUSE_URL"], autocommit=True) as conn:
         for path in sorted(compiled.rglob("*.sql")):
             query = path.read_text()
-            (plan,) = conn.execute(f"explain (format json) {query}").fetchone()[0]
+            try:
+                (plan,) = conn.execute(f"explain (format json) {query}").fetchone()[0]
+            except psycopg.Error as exc:  # a model dbt did not get to build
+                plans.append(f"-- {path.stem}: cannot EXPLAIN: {exc}\n")
+                continue
             hazards[path.stem] = plan_hazards(plan["Plan"])
             text = "\n".join(r[0] for r in conn.execute(f"explain {query}"))
             plans.append(f"-- {path.stem}\n{text}\n")
@@ -289,17 +327,33 @@ def exponent(t1: float, t2: float, n1: float, n2: float) -> float | None:
     return round(math.log(t2 / t1) / math.log(n2 / n1), 2)
 
 
-def summarize(samples: list[dict[str, Step | float]]) -> dict[str, dict[str, float]]:
-    """min and median of each step's seconds over the runs, and its largest peak RSS."""
-    out: dict[str, dict[str, float]] = {}
-    for key in samples[0]:
+def summarize(samples: list[dict[str, Step | float]]) -> dict[str, dict[str, Any]]:
+    """min and median of each step's seconds over the runs, its largest peak RSS, and how many runs
+    of it failed or had to be stopped."""
+    out: dict[str, dict[str, Any]] = {}
+    for key in dict.fromkeys(k for sample in samples for k in sample):
         values = [s[key] for s in samples if key in s]
         seconds = [v.seconds if isinstance(v, Step) else v for v in values]
-        rss = [v.rss_mib for v in values if isinstance(v, Step)]
         out[key] = {"min_s": min(seconds), "median_s": round(statistics.median(seconds), 3)}
-        if rss:
-            out[key]["rss_mib"] = max(rss)
+        steps = [v for v in values if isinstance(v, Step)]
+        if steps:
+            out[key]["rss_mib"] = max(v.rss_mib for v in steps)
+            if failed := [v for v in steps if not v.ok]:
+                out[key]["failed"] = "stopped" if any(v.returncode is None for v in failed) else "failed"
     return out
+
+
+def leftover_sessions(server: str, url: str) -> int:
+    """The sessions a stopped step left in its database after 10 s; then they are ended, so that the
+    next state starts clean."""
+    db = dbname(url)
+    query = "select count(*) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()"
+    with psycopg.connect(server, autocommit=True) as conn:
+        deadline = time.monotonic() + 10
+        while (left := conn.execute(query, (db,)).fetchone()[0]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        conn.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (db,))
+    return left
 
 
 def table(results: dict[str, Any], scales: list[float]) -> str:
@@ -320,7 +374,8 @@ def table(results: dict[str, Any], scales: list[float]) -> str:
             for s in scales:
                 v = by_scale.get(s)
                 rss = f" ({v['rss_mib']:.0f})" if v and "rss_mib" in v else ""
-                cells.append(f"{v['min_s']:.2f}/{v['median_s']:.2f}{rss}" if v else "-")
+                failed = f" **{v['failed']}**" if v and "failed" in v else ""
+                cells.append(f"{v['min_s']:.2f}/{v['median_s']:.2f}{rss}{failed}" if v else "-")
             for a, b in pairs:
                 va, vb = by_scale.get(a), by_scale.get(b)
                 k = exponent(va["min_s"], vb["min_s"], a, b) if va and vb else None
@@ -341,29 +396,29 @@ def main() -> int:
         try:
             for scale in scales:
                 by_state = results["states"][f"{scale:g}x"] = {}
-                for state in states:
+                for state in [*states, "whole run"]:
                     samples = []
                     for i in range(runs):
                         print(f"{scale:g}x {state} (run {i + 1}/{runs}) ...", file=sys.stderr, flush=True)
-                        env, root = bench.stack(state, scale)
-                        steps = pipeline(env, DS)
+                        env, root = bench.stack("fresh" if state == "whole run" else state, scale)
+                        if state == "whole run":
+                            whole = run_step(env, "run", "run", "--ds", DS, check=False)
+                            whole.seconds = whole.wall  # what `make run` takes, start-up included
+                            steps = {"starlink42k run": whole}
+                        else:
+                            steps = pipeline(env, DS)
                         samples.append({**steps, **model_times(Path(env["DATA_DIR"]))})
-                        if scale == max(scales) and i == 0:
+                        if not all(step.ok for step in steps.values()):
+                            left = leftover_sessions(bench.server, env["WAREHOUSE_URL"])
+                            results.setdefault("left_running_10s_after_stop", {})[f"{scale:g}x {state}"] = left
+                        elif scale == max(scales) and i == 0 and state != "whole run":
                             plans = bench_dir / f"plans-{scale:g}x-{state}.txt"
                             results.setdefault("hazards", {})[state] = {
                                 m: h for m, h in explain_models(env, plans).items() if h
                             }
                         shutil.rmtree(root, ignore_errors=True)
                     by_state[state] = summarize(samples)
-                samples = []
-                for i in range(runs):
-                    print(f"{scale:g}x whole run (run {i + 1}/{runs}) ...", file=sys.stderr, flush=True)
-                    env, root = bench.stack("fresh", scale)
-                    whole = run_step(env, "run", "run", "--ds", DS)
-                    whole.seconds = whole.wall  # what `make run` takes, start-up included
-                    samples.append({"starlink42k run": whole})
-                    shutil.rmtree(root, ignore_errors=True)
-                by_state["whole run"] = summarize(samples)
+                    (bench_dir / "scale.json").write_text(json.dumps(results, indent=1))
         finally:
             bench.close()
     results["load_average_after"] = os.getloadavg()
@@ -375,6 +430,8 @@ def main() -> int:
             print(f"PLAN at {max(scales):g}x, {state}: {model}: " + "; ".join(found))
     if not any(hazards.values()):
         print(f"plans at {max(scales):g}x: nothing that grows faster than n log n (plans in {bench_dir})")
+    for where, left in results.get("left_running_10s_after_stop", {}).items():
+        print(f"{where}: a step failed or was stopped; {left} of its sessions still ran 10 s later")
     (bench_dir / "scale.json").write_text(json.dumps(results, indent=1))
     print(f"written to {bench_dir / 'scale.json'}")
     return 0
