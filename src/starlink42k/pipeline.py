@@ -39,22 +39,21 @@ def run(ctx: Context, ds: str) -> Answer:
     written, so an unreachable source leaves the lake and the warehouse untouched for this ds."""
     names = ctx.settings.datasets
     started = time.perf_counter()
-    with contextlib.ExitStack() as bodies:  # each snapshot's body, spooled until it is in the lake
-        snapshots = [bodies.enter_context(contextlib.closing(fetch(ctx, name))) for name in names]
-        # One run of a ds at a time (a second waits, then redoes it: runs are idempotent per ds); the
-        # marts are rebuilt and read under one lock, so the answer is of the marts this run built.
-        with wh.advisory_lock(ctx.warehouse, wh.RUN_LOCK, ds, what=f"another run of ds {ds}"):
-            for snap in snapshots:
+    snapshots = [fetch(ctx, name) for name in names]
+    # One run of a ds at a time (a second waits, then redoes it: runs are idempotent per ds); the
+    # marts are rebuilt and read under one lock, so the answer is of the marts this run built.
+    with wh.advisory_lock(ctx.warehouse, wh.RUN_LOCK, ds, what=f"another run of ds {ds}"):
+        for snap in snapshots:
+            with contextlib.closing(snap):  # its spooled body is dropped once it is in the lake
                 write_raw(ctx, snap, ds)
-            bodies.close()
-            for name in names:
-                to_csv(ctx, name, ds)
-            for name in names:
-                load(ctx, name, ds)
-            freshness(ctx, ds)  # recorded and reported; only the Airflow run's gate fails on an error
-            with wh.marts_lock(ctx.warehouse):
-                transform(ctx, ds, lock=False)
-                answer = report(ctx, ds, lock=False)
+        for name in names:
+            to_csv(ctx, name, ds)
+        for name in names:
+            load(ctx, name, ds)
+        freshness(ctx, ds)  # recorded and reported; only the Airflow run's gate fails on an error
+        with wh.marts_lock(ctx.warehouse):
+            transform(ctx, ds, lock=False)
+            answer = report(ctx, ds, lock=False)
     seconds = time.perf_counter() - started
     event(log, "run.done", f"pipeline finished in {seconds:.1f}s", ds=ds, datasets=",".join(names))
     return answer
