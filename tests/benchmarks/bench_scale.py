@@ -10,7 +10,7 @@ as Airflow runs it (extract, to-csv, load per dataset; freshness; transform; rep
 warehouse states:
 
   fresh    a new database;
-  history  a database that holds HISTORY_DS earlier ds of today's size, each a whole run;
+  history  a database that holds 3 earlier ds of today's size, each a whole run (BENCH_HISTORY);
   rerun    the history database after a run of the same ds failed in its SATCAT load
            (the database's statement_timeout cancelled it, as in issue 22), then reset.
 
@@ -40,8 +40,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,6 @@ from support.net import free_port, wait_for_port
 REPO = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "starlink42k")
 DS = "2026-11-21"
-HISTORY_DS = ("2026-11-17", "2026-11-18", "2026-11-19")
 STATES = ("fresh", "history", "rerun")
 # Growth faster than this between two sizes is flagged (n log n from 1x to 10x is about 1.1).
 MAX_EXPONENT = 1.3
@@ -87,28 +86,50 @@ class Step:
         return self.returncode == 0
 
 
+# Each step runs under this small launcher, which reports the step's exit code and peak RSS (wait4):
+# Linux counts a child's RSS before its exec in its ru_maxrss, so a CLI forked straight from the
+# benchmark (which holds a catalogue) would report the benchmark's size. It passes SIGTERM on.
+LAUNCHER = """
+import os, signal, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signum))
+_, status, usage = os.wait4(proc.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def run_step(env: dict[str, str], name: str, *args: str, check: bool = True) -> Step:
-    """``starlink42k <args>`` to its end, or stopped (SIGTERM) after STEP_TIMEOUT seconds."""
+    """``starlink42k <args>`` to its end, or stopped (SIGTERM, then SIGKILL 30 s later) after
+    STEP_TIMEOUT seconds."""
     started = time.perf_counter()
+    command = [sys.executable, "-c", LAUNCHER, CLI, "-v", "--log-format", "json", *args]
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            [CLI, "-v", "--log-format", "json", *args], env=env, stdout=subprocess.DEVNULL, stderr=err
-        )
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=err, text=True, process_group=0)
+        stopped = False
         try:
-            status, usage, stopped = wait_rusage(proc, STEP_TIMEOUT)
+            try:
+                out, _ = proc.communicate(timeout=STEP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                stopped = True
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    out, _ = proc.communicate(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)  # the launcher and the CLI (dbt dies with it)
+                    out, _ = proc.communicate()
         except BaseException:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             raise
         wall = time.perf_counter() - started
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
+    code, rss_kib = (int(n) for n in out.split()) if out.strip() else (-9, 0)
     stamps = []
     for line in stderr.splitlines():
         with contextlib.suppress(ValueError, KeyError, TypeError):
             stamps.append(datetime.fromisoformat(json.loads(line)["ts"]).timestamp())
     seconds = wall if stopped or not stamps else max(stamps) - min(stamps)
-    code = None if stopped else os.waitstatus_to_exitcode(status)
-    step = Step(name, round(seconds, 3), round(wall, 3), round(usage.ru_maxrss / 1024, 1), code, stderr)
+    step = Step(name, round(seconds, 3), round(wall, 3), round(rss_kib / 1024, 1), None if stopped else code, stderr)
     if stopped:
         print(f"  {name}: stopped after {STEP_TIMEOUT:.0f}s", file=sys.stderr, flush=True)
     elif check and code != 0:
@@ -116,31 +137,16 @@ def run_step(env: dict[str, str], name: str, *args: str, check: bool = True) -> 
     return step
 
 
-def wait_rusage(proc: subprocess.Popen, timeout: float) -> tuple[int, Any, bool]:
-    """wait4 the process (its peak RSS counts its children's); SIGTERM it after ``timeout``, SIGKILL
-    30 s later. Returns (status, rusage, whether it had to be stopped)."""
-    deadline, stopped = time.monotonic() + timeout, False
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return status, usage, stopped
-        if time.monotonic() > deadline:
-            proc.send_signal(signal.SIGTERM if not stopped else signal.SIGKILL)
-            deadline, stopped = time.monotonic() + 30, True
-        time.sleep(0.05)
-
-
-def model_times(data_dir: Path) -> dict[str, float]:
-    """Each dbt model's build time in the last transform, and all its tests together."""
-    path = data_dir / "dbt" / "target" / "run_results.json"
-    if not path.exists():
+def model_times(path: Path) -> dict[str, float]:
+    """Each dbt model's build time in dbt's run_results.json, and all its tests together."""
+    if not path.exists():  # a transform stopped before dbt wrote it
         return {}
     times: dict[str, float] = {}
     for r in json.loads(path.read_text())["results"]:
         kind, _, name = r["unique_id"].split(".", 2)
-        key = f"dbt {name.rsplit('.', 1)[-1]}" if kind == "model" else "dbt tests (all)"
-        times[key] = round(times.get(key, 0.0) + r["execution_time"], 3)
+        if kind in ("model", "test", "unit_test"):
+            key = f"dbt {name.rsplit('.', 1)[-1]}" if kind == "model" else "dbt tests (all)"
+            times[key] = round(times.get(key, 0.0) + r["execution_time"], 3)
     return times
 
 
@@ -161,9 +167,30 @@ def pipeline(env: dict[str, str], ds: str) -> dict[str, Step]:
 # --- the warehouse states ------------------------------------------------------------------------
 
 
+@dataclass
+class Config:
+    scales: list[float]  # multiples of today's catalogue
+    runs: int = 1  # runs of each state, for min and median
+    states: tuple[str, ...] = STATES
+    history: int = 3  # earlier ds in the history and rerun states
+    history_scale: float = 1.0  # their size
+    whole_run: bool = True  # also time `starlink42k run` on a fresh database
+
+    @classmethod
+    def from_env(cls) -> Config:
+        env = os.environ
+        return cls(
+            scales=[float(s) for s in env.get("BENCH_SCALES", "1,3,10").split(",")],
+            runs=int(env.get("BENCH_RUNS", "1")),
+            states=tuple(env.get("BENCH_STATES", ",".join(STATES)).split(",")),
+            history=int(env.get("BENCH_HISTORY", "3")),
+            history_scale=float(env.get("BENCH_HISTORY_SCALE", "1")),
+        )
+
+
 class Bench:
-    def __init__(self, workdir: Path):
-        self.workdir = workdir
+    def __init__(self, workdir: Path, config: Config):
+        self.workdir, self.config = workdir, config
         self.server = wh.start_embedded(workdir / "pg").url
         self.base_env = {k: v for k, v in os.environ.items() if k not in variable_names() and k != "PGOPTIONS"}
         self._history: Path | None = None
@@ -214,13 +241,14 @@ class Bench:
         }
 
     def history(self) -> Path:
-        """A database (the template ``history``) and lake holding HISTORY_DS of today's size."""
+        """A database (the template ``history``) and lake holding earlier ds of today's size."""
         if self._history is None:
             root = self.workdir / "history"
             url = self.database()
-            env = self.env(root, url, 1)
-            print(f"history: {len(HISTORY_DS)} ds of today's size ...", file=sys.stderr, flush=True)
-            for ds in HISTORY_DS:
+            env = self.env(root, url, self.config.history_scale)
+            print(f"history: {self.config.history} earlier ds ...", file=sys.stderr, flush=True)
+            for day in range(self.config.history):
+                ds = (date.fromisoformat(DS) - timedelta(days=self.config.history + 1 - day)).isoformat()
                 run_step(env, f"run {ds}", "run", "--ds", ds)
             with psycopg.connect(self.server, autocommit=True) as conn:
                 conn.execute(f'alter database "{dbname(url)}" rename to "history"')
@@ -384,34 +412,34 @@ def table(results: dict[str, Any], scales: list[float]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    scales = [float(s) for s in os.environ.get("BENCH_SCALES", "1,3,10").split(",")]
-    runs = int(os.environ.get("BENCH_RUNS", "1"))
-    states = os.environ.get("BENCH_STATES", ",".join(STATES)).split(",")
-    bench_dir = Settings.from_env().data_dir / "bench"
-    bench_dir.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"scales": scales, "runs": runs, "load_average": os.getloadavg(), "states": {}}
+def run_benchmark(config: Config, bench_dir: Path) -> dict[str, Any]:
+    """Every state at every scale; results (also in bench_dir/scale.json, after each state), plans
+    at the largest scale in bench_dir/plans-*.txt."""
+    top = max(config.scales)
+    results: dict[str, Any] = {"config": asdict(config), "load_average": os.getloadavg(), "states": {}}
     with tempfile.TemporaryDirectory(dir=bench_dir) as tmp:
-        bench = Bench(Path(tmp))
+        bench = Bench(Path(tmp), config)
         try:
-            for scale in scales:
+            for scale in config.scales:
                 by_state = results["states"][f"{scale:g}x"] = {}
-                for state in [*states, "whole run"]:
+                for state in [*config.states, *(["whole run"] if config.whole_run else [])]:
                     samples = []
-                    for i in range(runs):
-                        print(f"{scale:g}x {state} (run {i + 1}/{runs}) ...", file=sys.stderr, flush=True)
+                    for i in range(config.runs):
+                        print(f"{scale:g}x {state} (run {i + 1}/{config.runs}) ...", file=sys.stderr, flush=True)
                         env, root = bench.stack("fresh" if state == "whole run" else state, scale)
+                        results_of_dbt = Path(env["DATA_DIR"]) / "dbt" / "target" / "run_results.json"
+                        results_of_dbt.unlink(missing_ok=True)  # the history's, or the failed attempt's
                         if state == "whole run":
                             whole = run_step(env, "run", "run", "--ds", DS, check=False)
                             whole.seconds = whole.wall  # what `make run` takes, start-up included
                             steps = {"starlink42k run": whole}
                         else:
                             steps = pipeline(env, DS)
-                        samples.append({**steps, **model_times(Path(env["DATA_DIR"]))})
+                        samples.append({**steps, **model_times(results_of_dbt)})
                         if not all(step.ok for step in steps.values()):
                             left = leftover_sessions(bench.server, env["WAREHOUSE_URL"])
                             results.setdefault("left_running_10s_after_stop", {})[f"{scale:g}x {state}"] = left
-                        elif scale == max(scales) and i == 0 and state != "whole run":
+                        elif scale == top and i == 0 and state != "whole run":
                             plans = bench_dir / f"plans-{scale:g}x-{state}.txt"
                             results.setdefault("hazards", {})[state] = {
                                 m: h for m, h in explain_models(env, plans).items() if h
@@ -422,17 +450,43 @@ def main() -> int:
         finally:
             bench.close()
     results["load_average_after"] = os.getloadavg()
-    print(table(results, scales))
+    results["too_fast"] = too_fast(results, config.scales)
+    (bench_dir / "scale.json").write_text(json.dumps(results, indent=1))
+    return results
+
+
+def too_fast(results: dict[str, Any], scales: list[float]) -> list[str]:
+    """Steps whose time grew faster than MAX_EXPONENT between two sizes, and steps that failed."""
+    found = []
+    for a, b in itertools.pairwise(scales):
+        for state, steps in results["states"][f"{b:g}x"].items():
+            for key, vb in steps.items():
+                va = results["states"][f"{a:g}x"].get(state, {}).get(key)
+                k = exponent(va["min_s"], vb["min_s"], a, b) if va else None
+                if "failed" in vb:
+                    found.append(f"{b:g}x {state}: {key} {vb['failed']}")
+                elif k is not None and k > MAX_EXPONENT:
+                    found.append(f"{state}: {key} grew as n^{k} from {a:g}x to {b:g}x")
+    return found
+
+
+def main() -> int:
+    config = Config.from_env()
+    bench_dir = Settings.from_env().data_dir / "bench"
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    results = run_benchmark(config, bench_dir)
+    top = max(config.scales)
+    print(table(results, config.scales))
     print(f"\nload average before {results['load_average']}, after {results['load_average_after']}")
-    hazards = results.get("hazards", {})
-    for state, models in hazards.items():
+    for state, models in results.get("hazards", {}).items():
         for model, found in models.items():
-            print(f"PLAN at {max(scales):g}x, {state}: {model}: " + "; ".join(found))
-    if not any(hazards.values()):
-        print(f"plans at {max(scales):g}x: nothing that grows faster than n log n (plans in {bench_dir})")
+            print(f"PLAN at {top:g}x, {state}: {model}: " + "; ".join(found))
+    if not any(results.get("hazards", {}).values()):
+        print(f"plans at {top:g}x: nothing that grows faster than n log n (plans in {bench_dir})")
     for where, left in results.get("left_running_10s_after_stop", {}).items():
         print(f"{where}: a step failed or was stopped; {left} of its sessions still ran 10 s later")
-    (bench_dir / "scale.json").write_text(json.dumps(results, indent=1))
+    for line in results["too_fast"]:
+        print(f"TOO FAST: {line}")
     print(f"written to {bench_dir / 'scale.json'}")
     return 0
 
