@@ -9,7 +9,8 @@ naming the request, and an error after the last attempt that says what failed an
 Not retried: other 4xx, which a retry cannot fix.
 
 Bodies are read in blocks and refused past ``max_response_bytes`` (HTTP_MAX_RESPONSE_MB): a runaway
-answer costs at most that much memory, never the whole body. A body cut short (the connection reset,
+answer costs at most that much memory (or disk, for a body written to a file: ``into``), never the
+whole body. A body cut short (the connection reset,
 or stalled past the timeout, after the headers) is below urllib3's retries, so it is retried here,
 the whole request again, with the same backoff and the same number of attempts.
 """
@@ -59,7 +60,7 @@ class RetryPolicy:
     backoff_seconds: float = 1.0
     max_backoff_seconds: float = 60.0
     timeout_seconds: float = 30.0
-    max_response_bytes: int = 50 * 2**20
+    max_response_bytes: int = 256 * 2**20  # HTTP_MAX_RESPONSE_MB's default
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[float], float] = field(default=lambda cap: random.uniform(0, cap))  # noqa: S311
 
