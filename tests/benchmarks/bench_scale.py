@@ -15,9 +15,11 @@ warehouse states:
            (the database's statement_timeout cancelled it, as in issue 22), then reset.
 
 Then a whole `starlink42k run` (what `make run` does) on a new database. For each step: its time
-(from its first to its last log event: interpreter start-up excluded), the growth exponent between
-sizes (log(t2/t1) / log(n2/n1): 1 is linear, 2 quadratic), the process's peak RSS (the CLI and,
-for dbt, its child, from wait4), and for the transform each dbt model's time (run_results.json).
+(from its first to its last log event: interpreter start-up excluded), its process's CPU time (the
+CLI's and dbt's, beyond the CLI's start-up: what other load on the machine does not inflate), the
+growth exponent of both between sizes (log(t2/t1) / log(n2/n1): 1 is linear, 2 quadratic), its
+peak RSS (the CLI and, for dbt, its child, from wait4), and for the transform each dbt model's time
+(run_results.json).
 At the largest size every model's plan is EXPLAINed and checked for what grows faster than
 n log n: a NOT IN / correlated subplan evaluated row by row, a nested loop over two large inputs.
 
@@ -78,6 +80,7 @@ class Step:
     seconds: float  # first to last log event of the process
     wall: float  # process start to exit
     rss_mib: float  # peak RSS of the process and its waited-for children (dbt)
+    cpu_s: float  # CPU time of the process and its children (dbt): what load from others does not inflate
     returncode: int  # None: stopped after STEP_TIMEOUT
     stderr: str = field(repr=False)
 
@@ -94,7 +97,7 @@ import os, signal, subprocess, sys
 proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
 signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signum))
 _, status, usage = os.wait4(proc.pid, 0)
-print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
 """
 
 
@@ -123,16 +126,24 @@ def run_step(env: dict[str, str], name: str, *args: str, check: bool = True) -> 
         wall = time.perf_counter() - started
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
-    code, rss_kib = (int(n) for n in out.split()) if out.strip() else (-9, 0)
+    code, rss_kib, cpu = out.split() if out.strip() else ("-9", "0", "0")
     stamps = []
     for line in stderr.splitlines():
         with contextlib.suppress(ValueError, KeyError, TypeError):
             stamps.append(datetime.fromisoformat(json.loads(line)["ts"]).timestamp())
     seconds = wall if stopped or not stamps else max(stamps) - min(stamps)
-    step = Step(name, round(seconds, 3), round(wall, 3), round(rss_kib / 1024, 1), None if stopped else code, stderr)
+    step = Step(
+        name,
+        round(seconds, 3),
+        round(wall, 3),
+        round(int(rss_kib) / 1024, 1),
+        round(float(cpu), 2),
+        None if stopped else int(code),
+        stderr,
+    )
     if stopped:
         print(f"  {name}: stopped after {STEP_TIMEOUT:.0f}s", file=sys.stderr, flush=True)
-    elif check and code != 0:
+    elif check and step.returncode != 0:
         raise RuntimeError(f"{name} ({' '.join(args)}) failed: {stderr[-3000:]}")
     return step
 
@@ -317,7 +328,8 @@ def plan_hazards(plan: dict[str, Any]) -> list[str]:
         if node["Node Type"] == "Nested Loop" and len(children) == 2:
             outer, inner = (c["Plan Rows"] for c in children)
             parameterized = any("Index" in c["Node Type"] for c in children[1:])
-            if not parameterized and outer * inner > MAX_NESTED_LOOP_ROWS:
+            # a few outer rows (one as-of date, two fits) times a table is linear in the table
+            if not parameterized and min(outer, inner) > 100 and outer * inner > MAX_NESTED_LOOP_ROWS:
                 found.append(f"Nested Loop over {outer:,} x {inner:,} estimated rows")
         for child in children:
             walk(child)
@@ -355,9 +367,9 @@ def exponent(t1: float, t2: float, n1: float, n2: float) -> float | None:
     return round(math.log(t2 / t1) / math.log(n2 / n1), 2)
 
 
-def summarize(samples: list[dict[str, Step | float]]) -> dict[str, dict[str, Any]]:
-    """min and median of each step's seconds over the runs, its largest peak RSS, and how many runs
-    of it failed or had to be stopped."""
+def summarize(samples: list[dict[str, Step | float]], startup_cpu: float = 0.0) -> dict[str, dict[str, Any]]:
+    """min and median of each step's seconds over the runs, its least CPU time beyond the CLI's
+    start-up, its largest peak RSS, and whether a run of it failed or had to be stopped."""
     out: dict[str, dict[str, Any]] = {}
     for key in dict.fromkeys(k for sample in samples for k in sample):
         values = [s[key] for s in samples if key in s]
@@ -366,6 +378,7 @@ def summarize(samples: list[dict[str, Step | float]]) -> dict[str, dict[str, Any
         steps = [v for v in values if isinstance(v, Step)]
         if steps:
             out[key]["rss_mib"] = max(v.rss_mib for v in steps)
+            out[key]["cpu_s"] = round(max(0.0, min(v.cpu_s for v in steps) - startup_cpu), 2)
             if failed := [v for v in steps if not v.ok]:
                 out[key]["failed"] = "stopped" if any(v.returncode is None for v in failed) else "failed"
     return out
@@ -384,30 +397,40 @@ def leftover_sessions(server: str, url: str) -> int:
     return left
 
 
+def growth(va: dict | None, vb: dict | None, a: float, b: float) -> tuple[float | None, float | None]:
+    """The exponents of a step's min wall time and min CPU time from size a to size b."""
+    if not va or not vb:
+        return None, None
+    cpu = exponent(va["cpu_s"], vb["cpu_s"], a, b) if "cpu_s" in va and "cpu_s" in vb else None
+    return exponent(va["min_s"], vb["min_s"], a, b), cpu
+
+
 def table(results: dict[str, Any], scales: list[float]) -> str:
-    """One markdown table per state: min/median seconds (peak RSS MiB) per size, exponents between sizes."""
+    """One markdown table per state: per size, min/median seconds, the process's CPU seconds and peak
+    RSS (MiB); the growth exponents between sizes of its time (and of its CPU time)."""
     pairs = list(itertools.pairwise(scales))
     lines = []
     for state in [*STATES, "whole run"]:
-        rows: dict[str, dict[float, dict[str, float]]] = {}
+        rows: dict[str, dict[float, dict[str, Any]]] = {}
         for scale in scales:
             for key, v in results["states"][f"{scale:g}x"].get(state, {}).items():
                 rows.setdefault(key, {})[scale] = v
         if not rows:
             continue
-        head = [f"{s:g}x s min/med (MiB)" for s in scales] + [f"k {a:g}x-{b:g}x" for a, b in pairs]
+        head = [f"{s:g}x: s min/med, cpu s (MiB)" for s in scales] + [f"k {a:g}x-{b:g}x (cpu)" for a, b in pairs]
         lines += ["", f"## {state}", "| step | " + " | ".join(head) + " |", "|---" * (1 + len(head)) + "|"]
         for key, by_scale in rows.items():
             cells = []
             for s in scales:
                 v = by_scale.get(s)
+                cpu = f", {v['cpu_s']:.1f}" if v and "cpu_s" in v else ""
                 rss = f" ({v['rss_mib']:.0f})" if v and "rss_mib" in v else ""
                 failed = f" **{v['failed']}**" if v and "failed" in v else ""
-                cells.append(f"{v['min_s']:.2f}/{v['median_s']:.2f}{rss}{failed}" if v else "-")
+                cells.append(f"{v['min_s']:.2f}/{v['median_s']:.2f}{cpu}{rss}{failed}" if v else "-")
             for a, b in pairs:
-                va, vb = by_scale.get(a), by_scale.get(b)
-                k = exponent(va["min_s"], vb["min_s"], a, b) if va and vb else None
-                cells.append("" if k is None else (f"**{k}**" if k > MAX_EXPONENT else f"{k}"))
+                k, k_cpu = growth(by_scale.get(a), by_scale.get(b), a, b)
+                text = "" if k is None else (f"**{k}**" if k > MAX_EXPONENT else f"{k}")
+                cells.append(text + ("" if k_cpu is None else f" ({k_cpu})"))
             lines.append(f"| {key} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -420,6 +443,9 @@ def run_benchmark(config: Config, bench_dir: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=bench_dir) as tmp:
         bench = Bench(Path(tmp), config)
         try:
+            # The CPU time a step spends before its work (interpreter, imports), taken off each step's.
+            startup = min(run_step(bench.base_env, "start-up", "--version").cpu_s for _ in range(3))
+            results["startup_cpu_s"] = startup
             for scale in config.scales:
                 by_state = results["states"][f"{scale:g}x"] = {}
                 for state in [*config.states, *(["whole run"] if config.whole_run else [])]:
@@ -445,7 +471,7 @@ def run_benchmark(config: Config, bench_dir: Path) -> dict[str, Any]:
                                 m: h for m, h in explain_models(env, plans).items() if h
                             }
                         shutil.rmtree(root, ignore_errors=True)
-                    by_state[state] = summarize(samples)
+                    by_state[state] = summarize(samples, startup)
                     (bench_dir / "scale.json").write_text(json.dumps(results, indent=1))
         finally:
             bench.close()
@@ -456,17 +482,19 @@ def run_benchmark(config: Config, bench_dir: Path) -> dict[str, Any]:
 
 
 def too_fast(results: dict[str, Any], scales: list[float]) -> list[str]:
-    """Steps whose time grew faster than MAX_EXPONENT between two sizes, and steps that failed."""
+    """Steps that grew faster than MAX_EXPONENT between two sizes, by their CPU time where it is
+    large enough to measure (the machine's other load inflates wall time, not CPU time), else by
+    their wall time; and steps that failed."""
     found = []
     for a, b in itertools.pairwise(scales):
         for state, steps in results["states"][f"{b:g}x"].items():
             for key, vb in steps.items():
-                va = results["states"][f"{a:g}x"].get(state, {}).get(key)
-                k = exponent(va["min_s"], vb["min_s"], a, b) if va else None
+                k, k_cpu = growth(results["states"][f"{a:g}x"].get(state, {}).get(key), vb, a, b)
+                judged = k_cpu if k_cpu is not None else k
                 if "failed" in vb:
                     found.append(f"{b:g}x {state}: {key} {vb['failed']}")
-                elif k is not None and k > MAX_EXPONENT:
-                    found.append(f"{state}: {key} grew as n^{k} from {a:g}x to {b:g}x")
+                elif judged is not None and judged > MAX_EXPONENT:
+                    found.append(f"{state}: {key} grew as n^{judged} from {a:g}x to {b:g}x")
     return found
 
 
@@ -478,6 +506,7 @@ def main() -> int:
     top = max(config.scales)
     print(table(results, config.scales))
     print(f"\nload average before {results['load_average']}, after {results['load_average_after']}")
+    print(f"CPU seconds are beyond the CLI's start-up ({results['startup_cpu_s']} s, taken off each step's)")
     for state, models in results.get("hazards", {}).items():
         for model, found in models.items():
             print(f"PLAN at {top:g}x, {state}: {model}: " + "; ".join(found))
