@@ -41,6 +41,9 @@ CHECKS = {
     "the lake and the warehouse byte and row identical, nothing left over; a clean rerun then succeeds",
     "Kills": "after SIGKILL every reader sees only complete, committed data, each ds whole or not at all; no "
     "orphan partition, temp file or table; what was loaded is kept unpublished; the rerun gives the identical answer",
+    "Stops": "after SIGTERM or SIGINT mid-statement the step exits 128+signal within seconds and no session of "
+    "the run (CLI, dbt) is left 10 s later; readers see only committed data; the rerun waits on no lock and "
+    "gives the identical answer",
     "Infrastructure": "the previous ds intact; the run fails with one clear message, saying what was kept, or "
     "recovers; the rerun gives the identical answer",
     "Concurrency": "one consistent ds each time, no deadlock past a bounded wait",

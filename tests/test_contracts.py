@@ -113,6 +113,7 @@ def test_dbt_reads_the_pipelines_settings_with_the_same_defaults() -> None:
 FOREIGN = {
     "DBT_TARGET_PATH": "where dbt writes (publish-docs reads it; the dbt image and pods set it)",
     "KUBERNETES_SERVICE_HOST": "set by Kubernetes in every pod: JSON logs by default there",
+    "PGOPTIONS": "libpq's session options: dbt's get the pipeline's after them (Warehouse.dbt_env)",
     "STARLINK42K_ERROR_FILE": "set by Airflow's local operator: where the CLI leaves a failure's reason",
 }
 

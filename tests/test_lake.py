@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -25,7 +27,10 @@ def test_partition_roundtrip(lake):
     manifest = lakes.write_partition(lake, key, b'[{"id":"a"}]', {"record_count": 1}, "application/json")
     read = lakes.read_manifest(lake, key, "extract")
     assert read == manifest and read["record_count"] == 1 and read["bytes"] == 12
-    assert lakes.read_verified(lake, key, read) == b'[{"id":"a"}]'
+    with lakes.open_verified(lake, key, read) as (stream, verifier):
+        assert stream.read(5) == b'[{"id'  # read in parts, checked once at the end
+        assert stream.read() == b'":"a"}]'
+        verifier.check()
     assert lake.list("raw/spacex/starlink/") == [
         "raw/spacex/starlink/ds=2024-01-31/_manifest.json",
         "raw/spacex/starlink/ds=2024-01-31/starlink.json",
@@ -42,6 +47,11 @@ def test_rerun_replaces_only_that_ds(lake, tmp_path: Path):
     assert lake.get_bytes(a) == b"id\n1\n"
     assert lake.get_bytes(b) == b"id\n3\n4\n"
     assert lakes.read_manifest(lake, b, "to-csv")["rows"] == 2
+    stream = io.BytesIO(b"id\n5\n")
+    stream.seek(3)  # a stream is written from its start
+    manifest = lakes.write_partition(lake, b, stream, {"rows": 1}, "text/csv")
+    assert lake.get_bytes(b) == b"id\n5\n" and manifest["bytes"] == 5
+    assert manifest["sha256"] == hashlib.sha256(b"id\n5\n").hexdigest()
 
 
 def test_a_failed_write_keeps_the_old_object(lake, tmp_path: Path):
@@ -65,8 +75,11 @@ def test_a_changed_object_is_detected(lake):
     key = lakes.raw_key("spacex", "launches", "2024-01-31")
     manifest = lakes.write_partition(lake, key, b"[1]", {}, "application/json")
     lake.put_bytes(key, b"[2]")
-    with pytest.raises(LakeError, match=r"does not match its manifest's sha256"):
-        lakes.read_verified(lake, key, manifest)
+    with (
+        lakes.open_verified(lake, key, manifest) as (_, verifier),
+        pytest.raises(LakeError, match=r"does not match its manifest's sha256"),
+    ):
+        verifier.check()  # what the reader did not read counts too
 
 
 def test_local_writes_leave_no_temporary_files(tmp_path: Path):

@@ -45,13 +45,14 @@ def test_extract_keeps_the_body_as_sent(fmt, tmp_path):
         snap = celestrak.fetch(client(), server.url, fmt)
         query = server.requests[0]["query"]
     assert "NAME=STARLINK" in query and f"FORMAT={fmt.upper()}" in query
-    assert len(snap.docs) == 8 and snap.raw_format == fmt
+    documents = list(snap.documents())
+    assert snap.records == len(documents) == 8 and snap.raw_format == fmt
     if fmt == "csv":
-        assert snap.raw.startswith(b"OBJECT_NAME,OBJECT_ID,NORAD_CAT_ID,")
-        assert snap.docs[0]["NORAD_CAT_ID"] == "44001" and snap.docs[0]["DECAY_DATE"] == "2020-10-13"
-        assert snap.docs[1]["DECAY_DATE"] is None  # an empty CSV field is null
+        assert snap.read().startswith(b"OBJECT_NAME,OBJECT_ID,NORAD_CAT_ID,")
+        assert documents[0]["NORAD_CAT_ID"] == "44001" and documents[0]["DECAY_DATE"] == "2020-10-13"
+        assert documents[1]["DECAY_DATE"] is None  # an empty CSV field is null
     else:
-        assert json.loads(snap.raw) == catalogue()
+        assert json.loads(snap.read()) == documents == catalogue()
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
@@ -115,7 +116,7 @@ def test_unexpected_bodies_fail_clearly(body, fmt, problem):
     with ScriptedReplay(satcat=catalogue()) as server:
         server.add_fault("/satcat", Fault(200, body=body))
         if problem is None:
-            assert celestrak.fetch(client(), server.url, fmt).docs == []
+            assert celestrak.fetch(client(), server.url, fmt).records == 0
         else:
             with pytest.raises(SourceResponseError, match=problem):
                 celestrak.fetch(client(), server.url, fmt)

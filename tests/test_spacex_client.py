@@ -42,7 +42,8 @@ def test_pages_through_every_page_with_an_explicit_sort(replay, api_docs):
     snap = spacex.fetch(client(Sleeps()), replay.spacex_url, "starlink", page_size=100)
 
     assert snap.pages == 13 and snap.total_docs == 1234
-    assert [d["id"] for d in snap.docs] == sorted(d["id"] for d in api_docs["starlink"])
+    assert [d["id"] for d in snap.documents()] == sorted(d["id"] for d in api_docs["starlink"])
+    assert snap.records == 1234 and json.loads(snap.read()) == list(snap.documents())  # the body is JSON
     bodies = query_bodies(replay)
     assert [b["options"]["page"] for b in bodies] == list(range(1, 14))
     assert all(b["options"]["sort"] == {"_id": "asc"} and b["options"]["limit"] == 100 for b in bodies)
@@ -51,7 +52,7 @@ def test_pages_through_every_page_with_an_explicit_sort(replay, api_docs):
 
 def test_launches_are_sorted_by_flight_number(replay, api_docs):
     snap = spacex.fetch(client(Sleeps()), replay.spacex_url, "launches", page_size=7)
-    assert [d["flight_number"] for d in snap.docs] == list(range(1, len(api_docs["launches"]) + 1))
+    assert [d["flight_number"] for d in snap.documents()] == list(range(1, len(api_docs["launches"]) + 1))
     assert snap.pages == 6
 
 
@@ -60,7 +61,7 @@ def test_429_waits_for_retry_after(replay):
     sleeps = Sleeps()
     snap = spacex.fetch(client(sleeps), replay.spacex_url, "launches", page_size=100)
     assert sleeps == [7.0]
-    assert len(snap.docs) == 41
+    assert snap.records == 41
 
 
 def test_retry_after_as_an_http_date():
@@ -74,7 +75,7 @@ def test_500_then_success_backs_off_exponentially(replay):
     sleeps = Sleeps()
     snap = spacex.fetch(client(sleeps), replay.spacex_url, "starlink", page_size=500)
     assert sleeps == [0.5, 1.0, 2.0]  # jitter pinned to its cap: base * 2^(attempt-1)
-    assert len(snap.docs) == 1234
+    assert snap.records == 1234
 
 
 def test_backoff_has_full_jitter():
@@ -87,7 +88,7 @@ def test_a_timeout_is_retried(replay):
     replay.add_fault("/v4/launches", Fault(200, delay=1.0))
     sleeps = Sleeps()
     snap = spacex.fetch(client(sleeps, timeout=0.3), replay.spacex_url, "launches", page_size=100)
-    assert len(sleeps) == 1 and len(snap.docs) == 41
+    assert len(sleeps) == 1 and snap.records == 41
 
 
 def test_persistent_5xx_fails_after_the_last_attempt(replay):

@@ -13,8 +13,10 @@ import contextlib
 import json
 import os
 import re
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from . import log as logs
 from .answer import Answer
 from .context import Context
 from .datasets import NAMES as DATASETS
-from .errors import PipelineError
+from .errors import PipelineError, Stopped
 from .render import summary_text
 from .settings import Settings, settings
 
@@ -320,6 +322,14 @@ def record_error(line: str) -> None:
             Path(path).write_text(line + "\n")
 
 
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM / SIGINT: stop the step where it is. Once: a second signal must not cut short the
+    cleanup the first one starts (cancelling statements, stopping dbt); SIGKILL still ends it all."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -331,6 +341,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"{args.command} needs a dataset: {', '.join(DATASETS)}")
     args.ds = args.ds or today_utc()
     logs.configure(verbosity=-1 if args.quiet else (1 if args.verbose else 0), fmt=args.log_format)
+    with stop_on_signals():
+        return _run(args)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT stop the command (``_stop``), also where they were ignored (a process started
+    in the background; PID 1 in a container, which gets no default action); the caller's handlers
+    come back afterwards (main() called in-process, by tests)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         args.func(Context(Settings.from_env()), args)
     except PipelineError as exc:
@@ -345,9 +376,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nerror: {message}", file=sys.stderr)
         record_error(message)
         return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        name = signal.Signals(signum).name
+        message = f"stopped by {name}: the warehouse statements in flight were cancelled, nothing is half-written"
+        logs.event(logger, "stopped", message, level=30, command=args.command, signal=name)
+        print(f"\n{message}", file=sys.stderr)
+        record_error(message)
+        return 128 + signum
     except BrokenPipeError:  # `starlink42k config | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import shutil
 import signal
@@ -28,6 +29,9 @@ from .log import event, get_logger, is_json
 
 log = get_logger("dbt")
 _state_locks = 0  # how many dbt_state_lock blocks this process is inside (it is reentrant)
+# How long a stopped step gives dbt to cancel its statements (on SIGINT it terminates its own
+# sessions, in about 3 s) before it kills it; its sessions then end within warehouse.CLIENT_CHECK_MS.
+DBT_STOP_SECONDS = 10
 
 
 def _die_with_parent() -> None:
@@ -120,20 +124,52 @@ def dbt(
     """Run one dbt command; its own progress lines stream to stderr."""
     command, env = dbt_invocation(ctx, *args, ds=ds, extra_vars=extra_vars)
     preexec = _die_with_parent if sys.platform == "linux" else None
-    with (
-        dbt_state_lock(ctx),
-        subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=preexec
-        ) as proc,
-    ):
-        assert proc.stdout is not None
-        for line in proc.stdout:  # dbt's own progress lines, one log event each in JSON mode
-            if is_json():
-                event(log, "dbt.output", line.rstrip())
-            else:
-                sys.stderr.write(line)
+    with dbt_state_lock(ctx):
+        # Its own process group: a Ctrl-C in the terminal reaches the step, which stops dbt once (_stop).
+        proc = subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=preexec,
+            process_group=0,
+        )
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:  # dbt's own progress lines, one log event each in JSON mode
+                _output(line)
+            proc.wait()
+        except BaseException:  # the step was stopped (SIGTERM, SIGINT) or failed: so is dbt
+            _stop(proc)
+            raise
+        finally:
+            proc.stdout.close()
     if proc.returncode not in ok_exit_codes:
         raise PipelineError(
             f"dbt {' '.join(args)} failed (exit {proc.returncode}); the lines above name the model "
             f"or test, and {ctx.settings.data_dir / 'dbt' / 'logs' / 'dbt.log'} has the details"
         )
+
+
+def _output(line: str) -> None:
+    if is_json():
+        event(log, "dbt.output", line.rstrip())
+    else:
+        sys.stderr.write(line)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGINT, on which dbt cancels its statements (pg_terminate_backend of its sessions) and exits;
+    SIGKILL if it is not gone after DBT_STOP_SECONDS."""
+    if proc.poll() is not None:
+        return
+    event(log, "dbt.stop", "stopping dbt: it cancels its statements", level=logging.WARNING, pid=proc.pid)
+    proc.send_signal(signal.SIGINT)
+    try:
+        rest, _ = proc.communicate(timeout=DBT_STOP_SECONDS)  # read on: dbt must not block on a full pipe
+        for line in (rest or "").splitlines(keepends=True):
+            _output(line)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

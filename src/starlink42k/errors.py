@@ -38,3 +38,13 @@ class StaleSourceError(PipelineError):
 class WarehouseError(PipelineError):
     """The warehouse refused or failed a step; what readers see is intact, and the message says
     what was kept."""
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGINT asked the step to stop (Airflow's on_kill, Kubernetes deleting the pod,
+    Ctrl-C). A KeyboardInterrupt, so that psycopg cancels the statement in flight before it gives up
+    the connection; the step's transaction then rolls back and dbt is stopped (dbt_runner.py)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum

@@ -9,7 +9,8 @@ naming the request, and an error after the last attempt that says what failed an
 Not retried: other 4xx, which a retry cannot fix.
 
 Bodies are read in blocks and refused past ``max_response_bytes`` (HTTP_MAX_RESPONSE_MB): a runaway
-answer costs at most that much memory, never the whole body. A body cut short (the connection reset,
+answer costs at most that much memory (or disk, for a body written to a file: ``into``), never the
+whole body. A body cut short (the connection reset,
 or stalled past the timeout, after the headers) is below urllib3's retries, so it is retried here,
 the whole request again, with the same backoff and the same number of attempts.
 
@@ -30,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -166,7 +167,7 @@ class RetryPolicy:
     max_backoff_seconds: float = 60.0
     timeout_seconds: float = 30.0
     deadline_seconds: float = 600.0  # per request, from its first attempt to the last byte of its body
-    max_response_bytes: int = 50 * 2**20
+    max_response_bytes: int = 256 * 2**20  # HTTP_MAX_RESPONSE_MB's default
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[float], float] = field(default=lambda cap: random.uniform(0, cap))  # noqa: S311
 
@@ -278,10 +279,19 @@ class HttpClient:
         self.session.mount("https://", adapter)
 
     def request(
-        self, method: str, url: str, *, what: str, json_body: Any = None, params: dict[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        json_body: Any = None,
+        params: dict[str, str] | None = None,
+        into: IO[bytes] | None = None,
     ) -> requests.Response:
         """Send with retries; ``what`` names the request in logs and errors (e.g. "starlink page 3").
-        The response's body is read (at most ``max_response_bytes``) before it is returned."""
+        The response's body is read (at most ``max_response_bytes``) before it is returned; with
+        ``into``, a successful response's body is written there instead of into memory (an
+        attempt cut short is rewritten from the start)."""
         attempts = self.policy.max_attempts
         deadline = Deadline(self.policy.deadline_seconds)
         token = _DEADLINE.set(deadline)
@@ -289,7 +299,11 @@ class HttpClient:
             for attempt in range(1, attempts + 1):
                 response = self._send(method, url, what=what, json_body=json_body, params=params)
                 try:
-                    response._content = self._read_body(response, url, what)
+                    sink = into if into is not None and response.status_code < 400 else None
+                    if sink is not None:
+                        sink.seek(0)
+                        sink.truncate()
+                    response._content = self._read_body(response, url, what, sink)
                 except BODY_ERRORS as exc:
                     if deadline.passed:
                         raise self._past_deadline(method, url, what) from None
@@ -351,8 +365,9 @@ class HttpClient:
         finally:
             _WHAT.reset(token)
 
-    def _read_body(self, response: requests.Response, url: str, what: str) -> bytes:
-        """The body, in blocks; refused as soon as it passes the cap (announced or not)."""
+    def _read_body(self, response: requests.Response, url: str, what: str, sink: IO[bytes] | None = None) -> bytes:
+        """The body, in blocks (written to ``sink`` if given: then b"" is returned); refused as soon as
+        it passes the cap (announced or not)."""
         cap = self.policy.max_response_bytes
         mib = f"{cap / 2**20:g} MB"
         refused = (
@@ -363,11 +378,15 @@ class HttpClient:
         announced = response.headers.get("Content-Length", "")
         if announced.isdigit() and int(announced) > cap:
             raise ResponseTooLarge(f"{refused}; it announced {int(announced):,} bytes")
-        body = bytearray()
+        body, size = bytearray(), 0
         for block in response.iter_content(READ_BLOCK):
-            body += block
-            if len(body) > cap:
+            size += len(block)
+            if size > cap:
                 raise ResponseTooLarge(refused)
+            if sink is None:
+                body += block
+            else:
+                sink.write(block)
         return bytes(body)
 
     def _checked(self, response: requests.Response, method: str, url: str, what: str) -> requests.Response:

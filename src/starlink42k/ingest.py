@@ -12,6 +12,7 @@ on its own, and a rerun replaces exactly that ds.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ from .curate import check_rejects, json_bytes, rejects_jsonl, write_csv_file
 from .errors import LakeError, SourceResponseError, WarehouseError
 from .log import event, get_logger, timed
 from .sources import celestrak, spacex
-from .sources.snapshot import Snapshot, json_documents, utc_now_iso
+from .sources.snapshot import Snapshot, json_array_items, utc_now_iso
 
 log = get_logger("ingest")
 
@@ -46,16 +47,18 @@ def fetch(ctx: Context, dataset: str) -> Snapshot:
             snap = spacex.fetch(ctx.http, ctx.settings.spacex_api_url, dataset, ctx.settings.spacex_page_size)
         else:
             snap = celestrak.fetch(ctx.http, ctx.settings.celestrak_url, ctx.settings.celestrak_format)
-        if not snap.docs:
+        if not snap.records:
+            snap.close()
             raise SourceResponseError(
                 f"{snap.source_url} returned no {dataset} documents; refusing to replace ds with an empty snapshot"
             )
-        out.update(docs=len(snap.docs), pages=snap.pages)
+        out.update(docs=snap.records, pages=snap.pages)
     return snap
 
 
 def raw_json(docs: list[dict[str, Any]]) -> bytes:
-    """A JSON array with one document per line: valid JSON, and diffable line by line."""
+    """A JSON array with one document per line: valid JSON, and diffable line by line (the SpaceX
+    extract writes the same, page by page: sources/spacex.py)."""
     return b"[\n" + b",\n".join(json_bytes(d) for d in docs) + b"\n]\n"
 
 
@@ -68,29 +71,29 @@ def write_raw(ctx: Context, snap: Snapshot, ds: str) -> dict[str, Any]:
         "source": spec.source,
         "source_url": snap.source_url,
         "fetched_at": snap.fetched_at,
-        "record_count": len(snap.docs),
+        "record_count": snap.records,
         "total_docs": snap.total_docs,
         "pages": snap.pages,
         "request": snap.request,
         "format": snap.raw_format,
     }
-    body = snap.raw if snap.raw is not None else raw_json(snap.docs)
     content_type = "text/csv" if snap.raw_format == "csv" else "application/json"
-    manifest = lakes.write_partition(ctx.lake, key, body, manifest, content_type)
+    manifest = lakes.write_partition(ctx.lake, key, snap.body, manifest, content_type)
     event(
         log,
         "extract.written",
-        f"{spec.name}: {len(snap.docs)} documents → {ctx.lake.uri(key)}",
+        f"{spec.name}: {snap.records} documents → {ctx.lake.uri(key)}",
         dataset=spec.name,
         ds=ds,
-        records=len(snap.docs),
+        records=snap.records,
         bytes=manifest["bytes"],
     )
     return manifest
 
 
 def extract(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:
-    return write_raw(ctx, fetch(ctx, dataset), ds)
+    with contextlib.closing(fetch(ctx, dataset)) as snap:
+        return write_raw(ctx, snap, ds)
 
 
 # --- to-csv --------------------------------------------------------------------------------------
@@ -118,14 +121,16 @@ def scratch_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def read_raw_documents(ctx: Context, raw_key: str, manifest: dict[str, Any], fmt: str) -> list[Any]:
-    data = lakes.read_verified(ctx.lake, raw_key, manifest)
-    if fmt == "csv":
-        try:
-            return celestrak.parse(data, "csv", ctx.lake.uri(raw_key))
-        except SourceResponseError as exc:
-            raise LakeError(str(exc)) from None
-    return json_documents(data, ctx.lake.uri(raw_key), LakeError)
+def read_raw_documents(ctx: Context, raw_key: str, manifest: dict[str, Any], fmt: str) -> Iterator[Any]:
+    """The raw object's documents, streamed from the lake one at a time; once they are all read its
+    sha256 is checked against the manifest (LakeError: to-csv has written nothing yet)."""
+    uri = ctx.lake.uri(raw_key)
+    with lakes.open_verified(ctx.lake, raw_key, manifest) as (stream, verifier):
+        if fmt == "csv":
+            yield from celestrak.records(stream, "csv", uri, LakeError)
+        else:
+            yield from json_array_items(stream, uri, LakeError)
+        verifier.check()
 
 
 def to_csv(ctx: Context, dataset: str, ds: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -71,6 +72,7 @@ class Lake(Protocol):
 
     def put_bytes(self, key: str, data: bytes, content_type: str = ...) -> None: ...
     def put_file(self, key: str, path: Path, content_type: str = ...) -> None: ...
+    def put_stream(self, key: str, stream: IO[bytes], content_type: str = ...) -> None: ...
     def get_bytes(self, key: str) -> bytes: ...
     def open(self, key: str) -> Any: ...  # a context manager yielding a binary stream
     def exists(self, key: str) -> bool: ...
@@ -132,6 +134,10 @@ class LocalLake:
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
         with self._atomic(key) as fh, path.open("rb") as src:
             shutil.copyfileobj(src, fh, 1 << 20)
+
+    def put_stream(self, key: str, stream: IO[bytes], content_type: str = "application/octet-stream") -> None:
+        with self._atomic(key) as fh:
+            shutil.copyfileobj(stream, fh, 1 << 20)
 
     def get_bytes(self, key: str) -> bytes:
         try:
@@ -202,6 +208,12 @@ class S3Lake:
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
         try:  # multipart for large files; the object appears only when the upload completes
             self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs={"ContentType": content_type})
+        except Exception as exc:
+            raise self._fail("write", key, exc) from exc
+
+    def put_stream(self, key: str, stream: IO[bytes], content_type: str = "application/octet-stream") -> None:
+        try:  # multipart for large bodies, as upload_file
+            self.client.upload_fileobj(stream, self.bucket, self._key(key), ExtraArgs={"ContentType": content_type})
         except Exception as exc:
             raise self._fail("write", key, exc) from exc
 
@@ -319,17 +331,25 @@ def open_lake(url: str, s3_endpoint_url: str | None = None) -> LocalLake | S3Lak
 
 
 def write_partition(
-    lake: Lake, data_key: str, data: bytes | Path, manifest: dict[str, Any], content_type: str
+    lake: Lake, data_key: str, data: bytes | Path | IO[bytes], manifest: dict[str, Any], content_type: str
 ) -> dict[str, Any]:
     """Replace one partition: drop the old manifest, write the data, then commit the new manifest.
+    ``data``: bytes, a file, or a seekable binary stream (read from its start, twice).
 
     Between the first and the last step readers see no manifest and refuse to read, rather than
     reading a data object that belongs to another manifest.
     """
     if isinstance(data, Path):
         digest, size = sha256_file(data), data.stat().st_size
-    else:
+    elif isinstance(data, bytes):
         digest, size = hashlib.sha256(data).hexdigest(), len(data)
+    else:
+        data.seek(0)
+        hashed = hashlib.sha256()
+        for block in iter(lambda: data.read(1 << 20), b""):
+            hashed.update(block)
+        digest, size = hashed.hexdigest(), data.tell()
+        data.seek(0)
     manifest = {**manifest, "object": data_key.rsplit("/", 1)[-1], "sha256": digest, "bytes": size}
     lake.delete(manifest_key(data_key))
     folder = data_key.rsplit("/", 1)[0] + "/"
@@ -338,8 +358,10 @@ def write_partition(
             lake.delete(stale)
     if isinstance(data, Path):
         lake.put_file(data_key, data, content_type)
-    else:
+    elif isinstance(data, bytes):
         lake.put_bytes(data_key, data, content_type)
+    else:
+        lake.put_stream(data_key, data, content_type)
     body = json.dumps(manifest, indent=2, sort_keys=True).encode()
     lake.put_bytes(manifest_key(data_key), body, "application/json")
     return manifest
@@ -355,11 +377,37 @@ def read_manifest(lake: Lake, data_key: str, step_hint: str) -> dict[str, Any]:
         raise LakeError(f"{lake.uri(key)} is not valid JSON: {exc}") from None
 
 
-def read_verified(lake: Lake, data_key: str, manifest: dict[str, Any]) -> bytes:
-    data = lake.get_bytes(data_key)
-    if hashlib.sha256(data).hexdigest() != manifest["sha256"]:
-        raise LakeError(
-            f"{lake.uri(data_key)} does not match its manifest's sha256 (rewritten while reading, "
-            "or corrupted); run the step that writes it again"
-        )
-    return data
+class VerifiedReader(io.RawIOBase):
+    """A lake object as a stream, checked against its manifest's sha256 once read to its end
+    (``check()``): a reader streams it, rather than holding it, and still never trusts a rewritten
+    or corrupted object."""
+
+    def __init__(self, stream: IO[bytes], uri: str, manifest: dict[str, Any]):
+        self._stream, self._uri, self._manifest = stream, uri, manifest
+        self._digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        self._digest.update(data)
+        return len(data)
+
+    def check(self) -> None:
+        while self.read(1 << 20):  # whatever the reader left unread counts too
+            pass
+        if self._digest.hexdigest() != self._manifest["sha256"]:
+            raise LakeError(
+                f"{self._uri} does not match its manifest's sha256 (rewritten while reading, "
+                "or corrupted); run the step that writes it again"
+            )
+
+
+@contextmanager
+def open_verified(lake: Lake, data_key: str, manifest: dict[str, Any]) -> Iterator[tuple[IO[bytes], VerifiedReader]]:
+    """``(stream, verifier)``: read the object from ``stream``, then ``verifier.check()``."""
+    with lake.open(data_key) as raw:
+        verifier = VerifiedReader(raw, lake.uri(data_key), manifest)
+        yield io.BufferedReader(verifier, 1 << 20), verifier

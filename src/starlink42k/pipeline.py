@@ -15,6 +15,7 @@ per step. Every step reads only what the one before committed, so any can be rer
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -61,7 +62,8 @@ def run(ctx: Context, ds: str, *, allow_stale: bool = False) -> Answer:
     # marts are rebuilt and read under one lock, so the answer is of the marts this run built.
     with wh.advisory_lock(ctx.warehouse, wh.RUN_LOCK, ds, what=f"another run of ds {ds}"):
         for snap in snapshots:
-            write_raw(ctx, snap, ds)
+            with contextlib.closing(snap):  # its spooled body is dropped once it is in the lake
+                write_raw(ctx, snap, ds)
         for name in names:
             to_csv(ctx, name, ds)
         for name in names:

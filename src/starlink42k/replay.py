@@ -65,17 +65,25 @@ def _matches(doc: dict[str, Any], query: dict[str, Any]) -> bool:
     return True
 
 
-def paginate(docs: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
-    """The response of ``POST /v4/<route>/query`` for ``body``, as mongoose-paginate-v2 builds it."""
+def paginate(docs: list[dict[str, Any]], body: dict[str, Any], cache: dict | None = None) -> dict[str, Any]:
+    """The response of ``POST /v4/<route>/query`` for ``body``, as mongoose-paginate-v2 builds it.
+    ``cache`` keeps each query's sorted selection, so that paging through n documents costs
+    n log n once, not once per page."""
     query = body.get("query") or {}
     options = body.get("options") or {}
-    selected = [d for d in docs if _matches(d, query)]
     sort = options.get("sort") or {}
     if isinstance(sort, str):  # "-date_utc flight_number"
         sort = {k.lstrip("-"): ("desc" if k.startswith("-") else "asc") for k in sort.split()}
-    for key, direction in reversed(list(sort.items())):
-        descending = str(direction).lower() in ("desc", "descending", "-1")
-        selected.sort(key=lambda d, k=key: _sort_key(_lookup(d, k)), reverse=descending)
+    key = (id(docs), len(docs), json.dumps([query, sort], sort_keys=True, default=str))
+    selected = cache.get(key) if cache is not None else None
+    if selected is None:
+        selected = [d for d in docs if _matches(d, query)]
+        for field_name, direction in reversed(list(sort.items())):
+            descending = str(direction).lower() in ("desc", "descending", "-1")
+            selected.sort(key=lambda d, k=field_name: _sort_key(_lookup(d, k)), reverse=descending)
+        if cache is not None:
+            cache.clear()  # one query pages at a time; keep only its selection
+            cache[key] = selected
     total = len(selected)
     if options.get("pagination") is False:
         limit, page = max(total, 1), 1
@@ -120,6 +128,7 @@ class ReplayServer:
     ):
         self.spacex = spacex or {}
         self.satcat = satcat or []
+        self._pages: dict = {}  # paginate's cache
         self._httpd = ThreadingHTTPServer((host, port), self._handler())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -192,7 +201,7 @@ class ReplayServer:
                     request = json.loads(body or b"{}")
                 except json.JSONDecodeError:
                     return 400, "application/json", b'{"error":"invalid JSON body"}'
-                return 200, "application/json", json.dumps(paginate(docs, request)).encode()
+                return 200, "application/json", json.dumps(paginate(docs, request, self._pages)).encode()
             if method == "GET" and len(parts) == 2:
                 return 200, "application/json", json.dumps(docs).encode()
             if method == "GET" and len(parts) == 3:

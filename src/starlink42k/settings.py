@@ -143,7 +143,9 @@ class Settings:
         "HTTP_MAX_RESPONSE_MB",
         "largest HTTP response body read; a larger one is refused, not buffered",
         kind="float",
-        default="50",
+        # Bodies are spooled to a temporary file, not held in memory: this bounds the disk they take
+        # (ten times today's SATCAT is 43 MB of JSON), and stops a runaway response.
+        default="256",
         bounds=(0.001, 4096),
     )
     spacex_page_size: int = setting(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 import time
 import warnings
@@ -47,12 +48,16 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 COPY_BLOCK = 1 << 20
 PROGRESS_EVERY = 64 << 20  # bytes between progress lines
 # How long a step waits for a lock another step holds (a load of the same dataset, a transform, a run
-# of the same ds) before it gives up with a message naming what it waited for.
+# of the same ds) before it gives up with a message naming what it waited for. Every session of the
+# pipeline (and dbt's, dbt_runner.py) has it as its lock_timeout: no statement, DDL included, waits longer.
 LOCK_WAIT_SECONDS = 600
 # How often a server process checks, while running a statement, that its client is still there: the
 # backend of a killed client (SIGKILL, a lost pod) then aborts its transaction and frees its locks
 # within this time, instead of holding them until its statement ends (PostgreSQL 14+).
 CLIENT_CHECK_MS = 2000
+# The pipeline never waits on anything but the warehouse inside a transaction: a session idle in one
+# for this long belongs to a client that is stuck or stopped (SIGSTOP), and the server ends it.
+IDLE_IN_TRANSACTION_MS = 60_000
 
 
 # --- where the warehouse is ---------------------------------------------------------------------
@@ -64,7 +69,8 @@ class Warehouse:
     embedded: bool = False
 
     def dbt_env(self) -> dict[str, str]:
-        """Connection settings as the variables dbt's profiles.yml reads with env_var()."""
+        """Connection settings as the variables dbt's profiles.yml reads with env_var(), and the
+        pipeline's session settings as libpq's PGOPTIONS (after the caller's own)."""
         params = conninfo_to_dict(self.url)
         return {
             "WAREHOUSE_HOST": str(params.get("host") or "localhost"),
@@ -72,6 +78,7 @@ class Warehouse:
             "WAREHOUSE_USER": str(params.get("user") or "postgres"),
             "WAREHOUSE_PASSWORD": str(params.get("password") or ""),
             "WAREHOUSE_DB": str(params.get("dbname") or "postgres"),
+            "PGOPTIONS": " ".join(filter(None, [os.environ.get("PGOPTIONS", ""), dbt_pgoptions()])),
         }
 
     def display_url(self) -> str:
@@ -126,13 +133,39 @@ def stop_embedded(pgdata: Path) -> bool:
     return True
 
 
+def session_settings(server_version: int) -> dict[str, str]:
+    """What every session of the pipeline sets (dbt's too, through PGOPTIONS): bounded lock waits, and
+    a server that notices a client gone (killed, stopped) and frees its locks."""
+    settings = {
+        "lock_timeout": f"{int(LOCK_WAIT_SECONDS * 1000)}ms",
+        "idle_in_transaction_session_timeout": f"{IDLE_IN_TRANSACTION_MS}ms",
+    }
+    if server_version >= 140000:
+        settings["client_connection_check_interval"] = f"{CLIENT_CHECK_MS}ms"
+    return settings
+
+
+def dbt_pgoptions() -> str:
+    """dbt's sessions get the same bounded lock waits and client checks as the pipeline's own, so that
+    a stopped or killed dbt leaves nothing running (it needs PostgreSQL 14+, as the chart's and the
+    embedded server are). Not the idle-in-transaction timeout: how long dbt keeps a transaction
+    open between its statements is dbt's own business."""
+    settings = session_settings(140000)
+    del settings["idle_in_transaction_session_timeout"]
+    return " ".join(f"-c {name}={value}" for name, value in settings.items())
+
+
 def connect(warehouse: Warehouse, **kwargs) -> psycopg.Connection:
     try:
         conn = psycopg.connect(warehouse.url, connect_timeout=15, application_name="starlink42k", **kwargs)
-        if conn.info.server_version >= 140000:
-            conn.execute("select set_config('client_connection_check_interval', %s, false)", (str(CLIENT_CHECK_MS),))
-            if not conn.autocommit:
-                conn.commit()
+        settings = session_settings(conn.info.server_version)
+        conn.execute(
+            sql.SQL("select {}").format(
+                sql.SQL(", ").join(sql.SQL("set_config({}, {}, false)").format(k, v) for k, v in settings.items())
+            )
+        )
+        if not conn.autocommit:
+            conn.commit()
         return conn
     except psycopg.OperationalError as exc:
         raise WarehouseError(f"cannot connect to the warehouse {warehouse.display_url()}: {exc}".strip()) from None
@@ -172,7 +205,6 @@ def advisory_lock(
             ) from None
         except psycopg.OperationalError as exc:
             raise WarehouseError(f"the warehouse {warehouse.display_url()} failed: {exc}".strip()) from None
-        conn.execute("set lock_timeout = 0")
         yield conn
     finally:
         conn.close()  # ends the session: the lock goes with it
@@ -181,6 +213,49 @@ def advisory_lock(
 def marts_lock(warehouse: Warehouse, *, shared: bool = False) -> contextlib.AbstractContextManager:
     """Exclusive while dbt rebuilds the marts; shared to read them (report) or to load raw."""
     return advisory_lock(warehouse, MARTS_LOCK, shared=shared, what="another transform (dbt build of the marts)")
+
+
+def lock_holders(conn: psycopg.Connection) -> str:
+    """The sessions that hold locks on the raw schema's tables or advisory locks, oldest first, for a
+    message: ``pid 4242 dbt (active for 468s: create table ...)``."""
+    rows = conn.execute(
+        r"""select a.pid, coalesce(nullif(a.application_name, ''), a.usename::text), a.state,
+                  extract(epoch from now() - coalesce(a.xact_start, a.query_start))::int,
+                  left(regexp_replace(a.query, '\s+', ' ', 'g'), 100)
+           from pg_stat_activity a
+           where a.pid <> pg_backend_pid() and a.datname = current_database()
+             and exists (select from pg_locks l left join pg_class c on c.oid = l.relation
+                         where l.pid = a.pid and l.granted
+                           and (l.locktype = 'advisory' or c.relnamespace = 'raw'::regnamespace))
+           order by 4 desc nulls last limit 3"""
+    ).fetchall()
+    if not rows:
+        return "no session holds them any more"
+    return "held by " + "; ".join(f"pid {p} {app} ({state} for {age}s: {query})" for p, app, state, age, query in rows)
+
+
+@contextmanager
+def waiting_for(conn: psycopg.Connection, what: str) -> Iterator[None]:
+    """Turn a lock wait of the block that ran out (lock_timeout: LOCK_WAIT_SECONDS) into an error naming
+    ``what`` it waited for and who holds it. Wrap a whole transaction: its rollback comes first."""
+    started = time.monotonic()
+    try:
+        yield
+    except psycopg.errors.LockNotAvailable:
+        waited = time.monotonic() - started
+        try:
+            holders = lock_holders(conn)
+        except psycopg.Error:
+            holders = "who holds them is unknown"
+        raise WarehouseError(
+            f"waited {waited:.0f}s (LOCK_WAIT_SECONDS) for {what}; {holders}. Try again when it is done"
+        ) from None
+
+
+def bounded_lock_wait(conn: psycopg.Connection) -> None:
+    """In a transaction: its statements wait at most LOCK_WAIT_SECONDS for a lock, whoever opened the
+    connection (connect() sets it for the session too)."""
+    conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(LOCK_WAIT_SECONDS * 1000)}ms")))
 
 
 # --- loading one ds ------------------------------------------------------------------------------
@@ -201,14 +276,29 @@ def pending_name(dataset: str, ds: str) -> str:
     return f"{partition_name(dataset, ds)}__pending"
 
 
+# Columns raw.load_log gained after the first release (null for older loads): the snapshot's provenance,
+# and what to-csv made of it: records fetched (the raw manifest's count), rejected, and left outside the
+# dataset's selection (`starlink42k status`).
+LOAD_LOG_ADDED = {
+    "fetched_from": "text",
+    "fetched_at": "timestamptz",
+    "fetched_records": "bigint",
+    "rejected_records": "bigint",
+    "excluded_records": "bigint",
+}
+
+
 def create_raw_tables(conn: psycopg.Connection) -> None:
     """Create the raw schema, the load log and every dataset's table that does not exist yet.
 
     All of them, so that dbt's sources resolve even for a dataset a run leaves out. In a short
     transaction of its own, serialised by an advisory lock: parallel loads of different datasets
-    would otherwise race on CREATE ... IF NOT EXISTS.
+    would otherwise race on CREATE ... IF NOT EXISTS. Once they exist it takes no table lock (an
+    ALTER TABLE would wait for every reader of raw.load_log, a running dbt model among them), and
+    every wait is bounded (LOCK_WAIT_SECONDS).
     """
-    with conn.transaction():
+    with waiting_for(conn, "the raw schema's tables (to create the missing ones)"), conn.transaction():
+        bounded_lock_wait(conn)
         conn.execute("select pg_advisory_xact_lock(hashtext('starlink42k.ddl'))")
         conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(SCHEMA)))
         conn.execute(
@@ -217,20 +307,27 @@ def create_raw_tables(conn: psycopg.Connection) -> None:
                    sha256 text not null, source_uri text not null,
                    loaded_at timestamptz not null default now(), primary key (dataset, ds))"""
         )
-        # Columns added after the first release (null for older loads): the snapshot's provenance, and
-        # what to-csv made of it: records fetched (the raw manifest's count), rejected, and left
-        # outside the dataset's selection (`starlink42k status`).
-        conn.execute(
-            "alter table raw.load_log add column if not exists fetched_from text,"
-            " add column if not exists fetched_at timestamptz, add column if not exists fetched_records bigint,"
-            " add column if not exists rejected_records bigint, add column if not exists excluded_records bigint"
-        )
+        # Only a column it lacks is added: ALTER TABLE locks out every reader, even with IF NOT EXISTS.
+        existing = {
+            r[0]
+            for r in conn.execute(
+                "select attname from pg_attribute where attrelid = 'raw.load_log'::regclass and not attisdropped"
+            )
+        }
+        missing = [
+            sql.SQL("add column {} {}").format(sql.Identifier(name), sql.SQL(kind))
+            for name, kind in LOAD_LOG_ADDED.items()
+            if name not in existing
+        ]
+        if missing:
+            conn.execute(sql.SQL("alter table raw.load_log {}").format(sql.SQL(", ").join(missing)))
         # Loads not published yet: the same record, moved to raw.load_log when the ds is published.
         conn.execute(
             "create table if not exists raw.load_pending (like raw.load_log including defaults including indexes)"
         )
         # When the load's ds was published (null: published before this column existed).
-        conn.execute("alter table raw.load_log add column if not exists published_at timestamptz")
+        if "published_at" not in existing:
+            conn.execute("alter table raw.load_log add column published_at timestamptz")
         # `dbt source freshness` of each run's ds, as the freshness step keeps it (freshness.py).
         conn.execute(
             """create table if not exists raw.source_freshness (
@@ -314,8 +411,9 @@ def load_csv(
     staging = f"{final}__loading"
     digest = hashlib.sha256(header)
     create_raw_tables(conn)
-    with conn.transaction():
-        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(LOCK_WAIT_SECONDS * 1000)}ms")))
+    waited_for = f"the locks of raw.{dataset.name} (another load of it, or a publish of its ds {ds})"
+    with waiting_for(conn, waited_for), conn.transaction():
+        bounded_lock_wait(conn)
         # One load per dataset at a time: DDL on the parent and the pending swap must not interleave.
         conn.execute("select pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", (LOAD_LOCK, dataset.name))
         add_new_columns(conn, dataset, names)
@@ -354,6 +452,9 @@ def load_csv(
         if rows != expected_rows:
             raise WarehouseError(f"{source_uri}: COPY read {rows} rows, the manifest says {expected_rows}")
         conn.execute(sql.SQL("alter table {} alter column ds drop default").format(new))
+        # Statistics before anyone can plan on it: without them the planner guesses a few rows and
+        # picks nested loops over what can be a hundred thousand (autovacuum gets there a minute later).
+        conn.execute(sql.SQL("analyze {}").format(new))
         conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(SCHEMA, pending)))
         conn.execute(sql.SQL("alter table {} rename to {}").format(new, sql.Identifier(pending)))
         conn.execute(
@@ -441,8 +542,9 @@ def publish_ds(
     ``keep_published``, a dataset already published for ds may stay as it is instead). In one
     transaction, each pending table replaces its dataset's partition of ds and its record moves to
     raw.load_log. Returns the state found and the datasets published (none: nothing changed)."""
-    with conn.transaction():
-        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{int(LOCK_WAIT_SECONDS * 1000)}ms")))
+    waited_for = f"a transform, the loads of {', '.join(sorted(datasets))} and the readers of ds {ds}'s partitions"
+    with waiting_for(conn, waited_for), conn.transaction():
+        bounded_lock_wait(conn)
         # Not while a transform reads raw; and after any load of these datasets in progress has ended,
         # so that the pending loads read here are the ones swapped in.
         conn.execute("select pg_advisory_xact_lock_shared(hashtext(%s), hashtext(''))", (MARTS_LOCK,))

@@ -29,7 +29,7 @@ from support.replay import ScriptedReplay
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "build" / "faults" / "results.json"
 # The fault classes, in the order of the README table.
-KINDS = ("Sources", "Kills", "Infrastructure", "Concurrency", "Bad input and abuse", "Secrets")
+KINDS = ("Sources", "Kills", "Stops", "Infrastructure", "Concurrency", "Bad input and abuse", "Secrets")
 
 _outcomes: dict[str, dict[str, str]] = {}
 

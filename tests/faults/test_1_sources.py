@@ -298,7 +298,7 @@ def test_200_mb_response_refused_in_bounded_memory(ran: Stack, good_run: GoodRun
     record = json.dumps({"OBJECT_NAME": "STARLINK-1", "NORAD_CAT_ID": 44235, "OBJECT_TYPE": "PAY"}) + ","
     ran.replay.add_fault(SATCAT, Fault(body=record.encode(), stream_bytes=200 * 2**20))
     started = time.monotonic()
-    code, stderr, peak = run_measured(ran, tmp_path, "run", "--ds", good_run.ds)
+    code, stderr, peak = run_measured(ran, tmp_path, "run", "--ds", good_run.ds, HTTP_MAX_RESPONSE_MB="50")
     seconds = time.monotonic() - started
     result = subprocess.CompletedProcess([], code, "", stderr)
     assert_refused(ran, result, before, "CelesTrak SATCAT", "more than 50 MB", "HTTP_MAX_RESPONSE_MB")

@@ -41,38 +41,56 @@ linked as (
 
 ),
 
-cospar_siblings as (
+cospar_groups as (
 
+    -- one pass over the satellites per COSPAR launch: the launches its satellites are linked to
+    -- (min and count ignore the unlinked ones) and its first launch date
     select
         cospar_launch,
-        min(linked_launch_id) as launch_id
+        min(linked_launch_id) as linked_launch_id,
+        count(distinct linked_launch_id) as linked_launches,
+        min(launch_date) as launch_date
     from linked
     where cospar_launch is not null
-      and linked_launch_id is not null
     group by cospar_launch
+
+),
+
+cospar_siblings as (
+
     -- a designator whose satellites point at different launches is ambiguous: not used
-    having count(distinct linked_launch_id) = 1
+    select
+        cospar_launch,
+        linked_launch_id as launch_id
+    from cospar_groups
+    where linked_launches = 1
 
 ),
 
 unlinked_groups as (
 
+    -- designators with no usable sibling link (none linked, or ambiguous)
     select
         cospar_launch,
-        min(launch_date) as launch_date
-    from linked
-    where cospar_launch is not null
-      and cospar_launch not in (select cospar_launch from cospar_siblings)
-    group by cospar_launch
+        launch_date
+    from cospar_groups
+    where linked_launches <> 1
 
 ),
 
 launches_without_satellites as (
 
+    -- linked to no satellite: NOT EXISTS, a hash anti join (NOT IN runs its subquery row by row
+    -- once that outgrows work_mem, and leaves nulls implicit: a launch without an id stays out)
     select launches.*
     from launches
     where not is_upcoming
-      and launch_id not in (select linked_launch_id from linked where linked_launch_id is not null)
+      and launch_id is not null
+      and not exists (
+          select
+          from linked
+          where linked.linked_launch_id = launches.launch_id
+      )
 
 ),
 

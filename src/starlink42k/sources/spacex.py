@@ -8,12 +8,13 @@ order on each page, so every query sends one on a unique key.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import IO, Any
 
+from ..curate import json_bytes
 from ..errors import SourceResponseError
 from ..http_client import HttpClient
 from ..log import event, get_logger
-from .snapshot import Snapshot
+from .snapshot import Snapshot, spool
 
 log = get_logger("extract")
 
@@ -46,15 +47,27 @@ def _check_page(payload: Any, what: str, expected_page: int) -> None:
 
 
 def fetch(client: HttpClient, base_url: str, dataset: str, page_size: int) -> Snapshot:
-    """Every document of one route, in sort order; fails if the pages do not add up."""
+    """Every document of one route, in sort order; fails if the pages do not add up. The documents
+    are spooled page by page as the lake keeps them (a JSON array, one document per line)."""
+    body = spool()
+    try:
+        return _fetch(client, base_url, dataset, page_size, body)
+    except BaseException:
+        body.close()
+        raise
+
+
+def _fetch(client: HttpClient, base_url: str, dataset: str, page_size: int, body: IO[bytes]) -> Snapshot:
     spec = ROUTES[dataset]
     url = f"{base_url}/{spec['route']}/query"
-    docs: list[dict[str, Any]] = []
+    ids: set[str] = set()
+    count, repeated = 0, 0
     page, total_docs, total_pages = 1, None, None
+    body.write(b"[\n")
     while True:
         what = f"SpaceX API {spec['route']} page {page}"
-        body = {"query": {}, "options": {"page": page, "limit": page_size, "sort": spec["sort"]}}
-        payload = client.request_json("POST", url, what=what, json_body=body)
+        request = {"query": {}, "options": {"page": page, "limit": page_size, "sort": spec["sort"]}}
+        payload = client.request_json("POST", url, what=what, json_body=request)
         _check_page(payload, what, page)
         if total_docs is None:
             total_docs, total_pages = payload["totalDocs"], payload["totalPages"]
@@ -63,7 +76,11 @@ def fetch(client: HttpClient, base_url: str, dataset: str, page_size: int) -> Sn
                 f"{what}: totalDocs changed from {total_docs} to {payload['totalDocs']} while paging; "
                 "the source changed during the extract, run it again"
             )
-        docs.extend(payload["docs"])
+        for doc in payload["docs"]:
+            body.write((b",\n" if count else b"") + json_bytes(doc))
+            count += 1
+            repeated += doc["id"] in ids
+            ids.add(doc["id"])
         event(
             log,
             "extract.page",
@@ -71,7 +88,7 @@ def fetch(client: HttpClient, base_url: str, dataset: str, page_size: int) -> Sn
             dataset=dataset,
             page=page,
             pages=total_pages,
-            docs=len(docs),
+            docs=count,
             total_docs=total_docs,
         )
         if not payload["hasNextPage"]:
@@ -82,20 +99,21 @@ def fetch(client: HttpClient, base_url: str, dataset: str, page_size: int) -> Sn
                 f"{len(payload['docs'])} documents; refusing to page forever"
             )
         page += 1
-    if len(docs) != total_docs:
+    body.write(b"\n]\n")
+    if count != total_docs:
         raise SourceResponseError(
-            f"SpaceX API {spec['route']}: fetched {len(docs)} documents but totalDocs is {total_docs}"
+            f"SpaceX API {spec['route']}: fetched {count} documents but totalDocs is {total_docs}"
         )
-    ids = [d["id"] for d in docs]
-    if len(set(ids)) != len(ids):
+    if repeated:
         raise SourceResponseError(
-            f"SpaceX API {spec['route']}: {len(ids) - len(set(ids))} documents came twice across pages "
+            f"SpaceX API {spec['route']}: {repeated} documents came twice across pages "
             "(the sort is not stable); nothing was written"
         )
-    event(log, "extract.fetched", f"{dataset}: {len(docs)} documents", level=logging.DEBUG, dataset=dataset)
+    event(log, "extract.fetched", f"{dataset}: {count} documents", level=logging.DEBUG, dataset=dataset)
     return Snapshot(
         dataset=dataset,
-        docs=docs,
+        body=body,
+        records=count,
         source_url=url,
         total_docs=total_docs,
         pages=page,
