@@ -18,9 +18,13 @@ DS ?=
 # `make run ALLOW_STALE=1`: answer even with a source past its error threshold (marked stale).
 ALLOW_STALE ?=
 
-.PHONY: help
-help: ## Show every entry point
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+.PHONY: help help-all
+# `## ` marks the entry points `make help` lists; `### ` the rest (building blocks, single steps).
+help: ## Show the main entry points (make help-all: every one)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*[^#]## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+help-all: ### Show every entry point, the building blocks too
+	@awk 'BEGIN {FS = ":.*##+ "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # --- environments -------------------------------------------------------------------------------
 $(UV):
@@ -29,10 +33,10 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
 .PHONY: venv-run venv-dev
-venv-run: $(UV) ## Install what `make run` needs into .venv (locked versions)
+venv-run: $(UV) ### Install what `make run` needs into .venv (locked versions)
 	$(UV) sync --locked --inexact --no-dev --extra embedded --extra dbt
 
-venv-dev: $(UV) ## Install everything (pipeline, Airflow, test tools) into .venv
+venv-dev: $(UV) ### Install everything (pipeline, Airflow, test tools) into .venv
 	$(UV) sync --locked --all-extras
 
 # checkov's pins conflict with uv.lock, so it gets its own environment, locked with hashes.
@@ -43,7 +47,7 @@ $(CHECKOV_VENV)/bin/checkov: requirements/checkov.txt
 	touch $@
 
 .PHONY: lock
-lock: $(UV) ## Re-resolve uv.lock after editing pyproject.toml
+lock: $(UV) ### Re-resolve uv.lock after editing pyproject.toml
 	$(UV) lock
 
 # --- the pipeline -------------------------------------------------------------------------------
@@ -76,7 +80,7 @@ TEST_WORKERS ?= 2
 test: venv-dev $(CHECKOV_VENV)/bin/checkov ## Run the tests (minutes): library, dbt on a real PostgreSQL, DAGs, charts
 	$(BIN)/pytest -m "not ($(SLOW_TIERS))" $(PYTEST_ARGS)
 
-test-slow: venv-dev ## Run the slow tiers but the containers: fault suite, cluster fakes, whole-pipeline runs
+test-slow: venv-dev ### Run the slow tiers but the containers: fault suite, cluster fakes, whole-pipeline runs
 	$(BIN)/pytest -m "(pipeline or faults or cluster) and not images" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-all: test test-slow test-images ## Run every test: make test, the slow tiers, the images (what CI runs)
@@ -86,7 +90,7 @@ faults: venv-dev ## Run the fault and abuse suite (tests/faults) and regenerate 
 	status=0; $(BIN)/pytest tests/faults $(PYTEST_ARGS) || status=$$?; \
 	$(BIN)/python scripts/reliability_table.py --write; exit $$status
 
-secrets-baseline: venv-dev ## Add detect-secrets' new findings to .secrets.baseline (then audit them)
+secrets-baseline: venv-dev ### Add detect-secrets' new findings to .secrets.baseline (then audit them)
 	git ls-files | grep -vx .secrets.baseline | xargs $(BIN)/detect-secrets scan --baseline .secrets.baseline
 	@echo "now audit the new entries: $(BIN)/detect-secrets audit .secrets.baseline"
 
@@ -94,22 +98,28 @@ secrets-baseline: venv-dev ## Add detect-secrets' new findings to .secrets.basel
 docs: venv-dev ## Regenerate what restates the code: README's settings table, the chart's settings schema
 	$(BIN)/python scripts/generated.py --write
 
-lint: venv-dev ## Lint and format-check the Python code
+lint: venv-dev hadolint ## Lint and format-check the Python code, lint the Dockerfiles
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-fmt: venv-dev ## Format the Python code
+fmt: venv-dev ### Format the Python code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# --- benchmarks (not tests: numbers depend on the machine) ---------------------------------------
+# --- benchmarks (not tests: numbers depend on the machine; tests/benchmarks/test_*.py run each tiny) --
+# BENCH picks some: load (COPY vs pandas vs psql, BENCH_ROWS), dbt (real size and 42,000 satellites over
+# 365 snapshots, BENCH_DAYS), scale (every step at 1x/3x/10x today's catalogue, BENCH_SCALES),
+# dag (what a DAG run costs on a kind node: make airflow-bench).
+BENCH ?= load dbt scale dag
 .PHONY: bench
-bench: venv-dev ## Benchmark the load path vs pandas to_sql vs psql \copy (BENCH_ROWS=10000,100000,1000000)
-	$(BIN)/python tests/benchmarks/bench_load.py
-
-.PHONY: bench-dbt
-bench-dbt: venv-dev ## Benchmark dbt build: real size, and 42,000 satellites over 365 daily snapshots (BENCH_DAYS)
-	$(BIN)/python tests/benchmarks/bench_dbt.py
+bench: venv-dev ## Run the benchmarks (BENCH=load|dbt|scale|dag, default all): numbers for the notes
+	@set -e; for b in $(BENCH); do \
+	  case "$$b" in \
+	    load|dbt|scale) echo "==> tests/benchmarks/bench_$$b.py"; $(BIN)/python tests/benchmarks/bench_$$b.py ;; \
+	    dag) $(MAKE) --no-print-directory airflow-bench ;; \
+	    *) echo "BENCH=$$b: not a benchmark (load, dbt, scale, dag)" >&2; exit 2 ;; \
+	  esac; \
+	done
 
 # --- Airflow on this machine, images, Kubernetes: kind cluster, charts -----------------------------------------
 include airflow/airflow.mk

@@ -49,7 +49,7 @@ endef
 
 .PHONY: manifest airflow-run airflow-ui airflow-test airflow-bench
 
-manifest: $(DBT_MANIFEST) ## Parse the dbt project into dbt/target/manifest.json (no database needed)
+manifest: $(DBT_MANIFEST) ### Parse the dbt project into dbt/target/manifest.json (no database needed)
 
 $(DBT_MANIFEST): $(DBT_SOURCES) | venv-dev
 	DBT_SEND_ANONYMOUS_USAGE_STATS=false $(BIN)/dbt parse --project-dir dbt --profiles-dir dbt \
@@ -74,11 +74,11 @@ airflow-ui: venv-dev manifest ## Start a local Airflow UI (standalone) with the 
 	echo "dbt docs (after a run): Browse > dbt docs (Starlink 42k); logs: $$airflow_home/standalone.log"; \
 	PATH="$(BIN):$$PATH" $(BIN)/airflow standalone 2>&1 | tee "$$airflow_home/standalone.log"
 
-airflow-test: venv-dev ## Run the DAG tests only (tests/airflow)
+airflow-test: venv-dev ### Run the DAG tests only (tests/airflow)
 	$(BIN)/pytest tests/airflow $(PYTEST_ARGS)
 
 # The run's cost per design (tasks, worker and pipeline pods, peak requests against the kind node, wall
 # time from per-pod costs), then the DAG's parse time per mode. PRODUCER_S: the `dbt build` pod's time.
-airflow-bench: venv-dev manifest ## What a DAG run costs on a kind node, per design, and the DAG's parse time
+airflow-bench: venv-dev manifest ### What a DAG run costs on a kind node, per design, and the DAG's parse time
 	$(BIN)/python tests/benchmarks/dag_cost.py $(if $(PRODUCER_S),--producer-s $(PRODUCER_S))
 	$(BIN)/python tests/benchmarks/bench_parse.py

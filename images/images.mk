@@ -81,26 +81,26 @@ endef
 images: require-image-tag image-pipeline image-dbt image-airflow ## Build the three images starlink42k/{pipeline,dbt,airflow}:IMAGE_TAG
 	@$(MAKE) -f '$(IMAGES_MAKEFILE)' --no-print-directory image-sizes IMAGE_TAG=$(IMAGE_TAG)
 
-image-tag: require-image-tag ## Print the images' tag (a hash of what they are built from)
+image-tag: require-image-tag ### Print the images' tag (a hash of what they are built from)
 	@echo $(IMAGE_TAG)
 
-image-pipeline: require-image-tag ## Build starlink42k/pipeline:IMAGE_TAG (the pipeline CLI)
+image-pipeline: require-image-tag ### Build starlink42k/pipeline:IMAGE_TAG (the pipeline CLI)
 	$(call build_image,$(IMAGES_ROOT)/images/pipeline/Dockerfile,$(PIPELINE_IMAGE),$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)))
 
-image-dbt: require-image-tag ## Build starlink42k/dbt:IMAGE_TAG (dbt + the project + its manifest)
+image-dbt: require-image-tag ### Build starlink42k/dbt:IMAGE_TAG (dbt + the project + its manifest)
 	$(call build_image,$(IMAGES_ROOT)/images/dbt/Dockerfile,$(DBT_IMAGE),$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)))
 
 # The Airflow image copies the dbt manifest out of the dbt image of the same tag.
-image-airflow: require-image-tag image-dbt ## Build starlink42k/airflow:IMAGE_TAG (Airflow 3 + cosmos + providers + manifest)
+image-airflow: require-image-tag image-dbt ### Build starlink42k/airflow:IMAGE_TAG (Airflow 3 + cosmos + providers + manifest)
 	$(call build_image,$(IMAGES_ROOT)/images/airflow/Dockerfile,$(AIRFLOW_IMAGE),$(if $(AIRFLOW_BASE_IMAGE),--build-arg BASE_IMAGE=$(AIRFLOW_BASE_IMAGE)))
 
-image-sizes: ## Print the size of each image
+image-sizes: ### Print the size of each image
 	@for image in $(STARLINK_IMAGES); do \
 	  size=$$($(DOCKER) image ls --format '{{.Size}}' "$$image" 2>/dev/null | head -n 1); \
 	  printf '  %-32s %s\n' "$$image" "$${size:-not built (make images)}"; \
 	done
 
-hadolint: ## Lint every Dockerfile under images/ with hadolint
+hadolint: ### Lint every Dockerfile under images/ with hadolint
 	$(IMAGES_VENV_DEV)
 	@test -x '$(HADOLINT)' || { echo "hadolint not found at $(HADOLINT): run make venv-dev"; exit 1; }
 	$(HADOLINT) $(DOCKERFILES)
@@ -114,7 +114,7 @@ airflow-local-base:
 # Python base from Debian packages; the Airflow base is a stand-in built on it. Then the real
 # Dockerfiles are built on those bases and tested (tests/images, IMAGE_TESTS=required: a missing
 # image or engine fails instead of skipping).
-test-images: ## Build the images on local base images (no registry needed) and run tests/images
+test-images: ### Build the images on local base images (no registry needed) and run tests/images
 	$(IMAGES_VENV_DEV)
 	@if [ -f '$(DOCKER_LOCAL_SH)' ]; then \
 	  echo "==> Docker engine and $(LOCAL_BASE_IMAGE): $(DOCKER_LOCAL_SH)"; \

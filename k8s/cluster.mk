@@ -78,7 +78,7 @@ AIRFLOW_CHART_REF = $(if $(AIRFLOW_CHART),'$(AIRFLOW_CHART)',airflow --repo $(AI
 
 .PHONY: tools cluster-up cluster-steps cluster-info cluster-down port-forward slack-secret airflow-chart e2e
 
-tools: ## Check docker, kind, helm and kubectl (versions against the tested ones)
+tools: ### Check docker, kind, helm and kubectl (versions against the tested ones)
 	@echo "Cluster tools (tested with docker >= $(MIN_DOCKER), kind >= $(MIN_KIND), helm >= $(MIN_HELM), kubectl >= $(MIN_KUBECTL)):"
 	@missing=0; too_old=0; \
 	at_least() { awk -v a="$$1" -v b="$$2" 'BEGIN { split(a, x, "."); split(b, y, "."); \
@@ -207,7 +207,7 @@ e2e: venv-run ## On kind: cluster-up with an API replay, run the DAG over the RE
 # The chart the tests render (tests/k8s/test_k8s_airflow_chart.py) when it is here; without network
 # they use AIRFLOW_CHART_DIR or the reference copy beside the project.
 AIRFLOW_CHART_DIR_PULLED := $(CLUSTER_ROOT)/.charts
-airflow-chart: ## Download the pinned Airflow chart into .charts/airflow (cluster-up and the chart tests use it)
+airflow-chart: ### Download the pinned Airflow chart into .charts/airflow (cluster-up and the chart tests use it)
 	@command -v helm >/dev/null || { echo "helm is missing: make tools"; exit 1; }
 	rm -rf '$(AIRFLOW_CHART_DIR_PULLED)/airflow'
 	helm pull airflow --repo $(AIRFLOW_CHART_REPO) --version $(AIRFLOW_CHART_VERSION) --untar --untardir '$(AIRFLOW_CHART_DIR_PULLED)'
@@ -246,7 +246,7 @@ port-forward: ## Forward MinIO (9001, 9000), the warehouse (5432), Grafana (3000
 	done
 
 # The URL stays out of the command line: it reaches kubectl through the environment and stdin.
-slack-secret: ## Create or update the Slack alerts Secret: make slack-secret SLACK_WEBHOOK_URL=https://...
+slack-secret: ### Create or update the Slack alerts Secret: make slack-secret SLACK_WEBHOOK_URL=https://...
 	@test -n "$${SLACK_WEBHOOK_URL:-}" || { echo "Usage: make slack-secret SLACK_WEBHOOK_URL=https://hooks.slack.com/services/..."; exit 1; }
 	@printf '%s' "$$SLACK_WEBHOOK_URL" | grep -Eq '^https?://[^"\\[:space:]]+$$' || { echo "SLACK_WEBHOOK_URL must be an http(s) URL without quotes, backslashes or spaces"; exit 1; }
 	@echo "Writing Secret airflow/slack-alerts (Airflow connection slack_alerts, conn_type slackwebhook)"

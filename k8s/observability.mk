@@ -13,7 +13,7 @@ GRAFANA_CHART_VERSION ?= 11.1.7
 
 .PHONY: observability observability-down
 
-observability: ## Add Prometheus + Grafana with the pipeline dashboard to the cluster (optional)
+observability: ### Add Prometheus + Grafana with the pipeline dashboard to the cluster (optional)
 	@echo "==> 1/4 namespace $(MONITORING_NAMESPACE) (k8s/monitoring-namespace.yaml, Pod Security labels)"
 	$(KUBECTL) apply -f '$(CLUSTER_ROOT)/k8s/monitoring-namespace.yaml'
 	@echo "==> 2/4 platform chart with observability on: postgres_exporter, dashboard, read-only warehouse login"
@@ -30,7 +30,7 @@ observability: ## Add Prometheus + Grafana with the pipeline dashboard to the cl
 	@echo "  user admin, password:  $(KUBECTL) -n $(MONITORING_NAMESPACE) get secret grafana -o jsonpath='{.data.admin-password}' | base64 -d; echo"
 	@echo "Next: make port-forward"
 
-observability-down: ## Remove Prometheus, Grafana and the platform chart's observability objects
+observability-down: ### Remove Prometheus, Grafana and the platform chart's observability objects
 	$(HELM) uninstall grafana prometheus --namespace $(MONITORING_NAMESPACE) --ignore-not-found
 	$(HELM) upgrade --install starlink '$(CLUSTER_ROOT)/charts/starlink-platform' --namespace starlink --wait --timeout 10m $(PLATFORM_SET)
 	$(KUBECTL) delete namespace $(MONITORING_NAMESPACE) --ignore-not-found

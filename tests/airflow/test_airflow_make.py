@@ -12,13 +12,13 @@ from airflow_helpers import REPO
 WRAPPER = """\
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
-.DEFAULT_GOAL := help
+.DEFAULT_GOAL := help-all
 MAKEFLAGS += --no-print-directory
 BIN := $(CURDIR)/.venv/bin
 DS ?=
-.PHONY: help venv-dev
-help: ## Show every entry point
-\t@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\\n", $$1, $$2}' $(MAKEFILE_LIST)
+.PHONY: help-all venv-dev
+help-all: ### Show every entry point (as the top-level Makefile's: `## ` and `### ` entries)
+\t@awk 'BEGIN {FS = ":.*##+ "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\\n", $$1, $$2}' $(MAKEFILE_LIST)
 venv-dev:
 \t@true
 include airflow/airflow.mk
@@ -39,8 +39,8 @@ def make(tmp_path: Path):
     return run
 
 
-def test_help_lists_the_airflow_targets(make) -> None:
-    listed = make("help")
+def test_help_all_lists_the_airflow_targets(make) -> None:
+    listed = make("help-all")
     for target in ("manifest", "airflow-run", "airflow-ui", "airflow-test", "airflow-bench"):
         assert f"  {target} " in listed
 

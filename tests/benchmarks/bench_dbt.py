@@ -1,7 +1,7 @@
 """Benchmark: `dbt build` of the whole project at real size and at a scaled size over a year of snapshots.
 
-    make bench-dbt                      # real size + 42,000 satellites x 365 daily snapshots
-    BENCH_DAYS=30 make bench-dbt        # a shorter history (BENCH_SATELLITES, BENCH_RUNS likewise)
+    make bench BENCH=dbt                # real size + 42,000 satellites x 365 daily snapshots
+    BENCH_DAYS=30 make bench BENCH=dbt  # a shorter history (BENCH_SATELLITES, BENCH_RUNS likewise)
 
 real size   the bundled sample data (205 launches, 3,655 SpaceX satellites, 12,037 SATCAT records), one ds
 scaled      42,000 satellites in both sources and 1,400 launches; the same snapshot loaded for 365

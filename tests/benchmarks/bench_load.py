@@ -1,7 +1,7 @@
 """Benchmark: the project's load path vs pandas ``to_sql`` vs ``psql \\copy``, side by side.
 
-    make bench                     # N = 10,000 / 100,000 / 1,000,000, 5 runs of each way
-    make bench BENCH_ROWS=50000 BENCH_RUNS=3
+    make bench BENCH=load          # N = 10,000 / 100,000 / 1,000,000, 5 runs of each way
+    make bench BENCH=load BENCH_ROWS=50000 BENCH_RUNS=3
 
 For each N it writes N synthetic starlink-shaped rows through the real ``to-csv`` writer into a
 local lake, then loads the same CSV three ways into the same PostgreSQL:

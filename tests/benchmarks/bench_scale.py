@@ -1,6 +1,6 @@
 """Benchmark: every step of a run at 1x, 3x and 10x today's catalogue, in three warehouse states.
 
-    .venv/bin/python tests/benchmarks/bench_scale.py                 # 1x, 3x, 10x; one run of each
+    make bench BENCH=scale                                            # 1x, 3x, 10x; one run of each
     BENCH_SCALES=1,10 BENCH_RUNS=3 .venv/bin/python tests/benchmarks/bench_scale.py
 
 Today's size is the sample data's (205 launches, 3,655 SpaceX satellites, 12,037 SATCAT records);

@@ -244,8 +244,8 @@ class TestObservabilityMk:
         assert "observability" not in upgrade
         assert "delete namespace monitoring --ignore-not-found" in out
 
-    def test_help_lists_both_targets(self, makefile: Path) -> None:
-        out = run_make(makefile, "help").stdout
+    def test_help_all_lists_both_targets(self, makefile: Path) -> None:
+        out = run_make(makefile, "help-all").stdout
         for target in ("observability", "observability-down"):
             assert re.search(rf"^\s+{target}\s+\S", out, re.MULTILINE), target
 
