@@ -186,7 +186,9 @@ def read_answer(bucket: str, ds: str, endpoint_url: str, access_key: str, secret
         "s3", endpoint_url=endpoint_url, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
         region_name="us-east-1",
     )  # fmt: skip
-    key = f"reports/starlink/ds={ds}/answer.json"
+    from starlink42k.lake import report_prefix
+
+    key = report_prefix(ds) + "answer.json"
     try:
         return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
@@ -273,7 +275,9 @@ def embedded_answer(ds: str) -> bytes:
         env = {**os.environ, "DATA_DIR": data}
         try:
             subprocess.run([str(cli), "-q", "demo", "--ds", ds], env=env, check=True, capture_output=True, timeout=900)
-            return (Path(data) / "demo" / "lake" / "reports" / "starlink" / f"ds={ds}" / "answer.json").read_bytes()
+            from starlink42k.lake import report_prefix
+
+            return (Path(data) / "demo" / "lake" / report_prefix(ds) / "answer.json").read_bytes()
         finally:
             subprocess.run([str(cli), "-q", "warehouse", "stop"], env=env, capture_output=True, timeout=120)
 

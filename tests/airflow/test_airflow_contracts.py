@@ -1,6 +1,7 @@
 """The DAG follows the pipeline's own definitions, in the cluster as on this machine.
 
 - Its datasets are the pipeline's (src/starlink42k/datasets.py), read from the dbt manifest.
+- It reads the answer where the pipeline's report writes it (lake.report_prefix).
 - dbt computes the same forecast from a cluster pod as from `make run`: the dbt watcher pod's
   `--vars` and its environment (the literal variables plus the settings ConfigMap, rendered from
   the platform chart with the same settings) against the command `transform` runs, both compiled
@@ -34,6 +35,16 @@ def test_the_dags_datasets_are_the_pipelines(local_dag) -> None:
 
     assert set(config.datasets()) == set(NAMES)
     assert {t.split(".")[0] for t in local_dag.task_ids if t.endswith(".extract")} == set(NAMES)
+
+
+def test_the_dag_reads_the_answer_where_report_writes_it(local_dag) -> None:
+    from starlink import answers
+
+    from starlink42k.answer import FILES
+    from starlink42k.lake import report_prefix
+
+    for ds in ("2024-01-31", "2026-12-06"):
+        assert answers.answer_key(ds) == report_prefix(ds) + FILES[0]
 
 
 @pytest.fixture(scope="module")

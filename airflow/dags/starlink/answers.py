@@ -21,12 +21,18 @@ def lake_url() -> str:
     return local.run_cli("config", "LAKE_URL").strip().rstrip("/")
 
 
+def answer_key(ds: str) -> str:
+    """The pipeline's lake.report_prefix(ds) + answer.json: airflow/ imports nothing of the pipeline,
+    so this is its one copy (tests/airflow/test_airflow_contracts.py checks that they agree)."""
+    return f"reports/starlink/ds={ds}/answer.json"
+
+
 def read(ds: str) -> dict[str, Any]:
-    """reports/starlink/ds=<ds>/answer.json."""
+    """The answer.json of ds, from the lake."""
     from airflow.sdk import ObjectStoragePath
 
     conn = os.environ.get("STARLINK_LAKE_CONN") or None
-    path = ObjectStoragePath(f"{lake_url()}/reports/starlink/ds={ds}/answer.json", conn_id=conn)
+    path = ObjectStoragePath(f"{lake_url()}/{answer_key(ds)}", conn_id=conn)
     return json.loads(path.read_text())
 
 
