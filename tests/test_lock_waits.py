@@ -11,6 +11,7 @@ import pytest
 
 from starlink42k import ingest
 from starlink42k import lake as lakes
+from starlink42k import publish as publishing
 from starlink42k import warehouse as wh
 from starlink42k.context import Context
 from starlink42k.errors import WarehouseError
@@ -22,7 +23,13 @@ DS1, DS2 = "2024-01-30", "2024-01-31"
 
 @pytest.fixture
 def ctx(tmp_path, warehouse_url) -> Context:
-    env = {"DATA_DIR": str(tmp_path), "LAKE_URL": (tmp_path / "lake").as_uri(), "WAREHOUSE_URL": warehouse_url}
+    """DATASETS=starlink: a load of starlink makes its ds whole, so it publishes it too."""
+    env = {
+        "DATA_DIR": str(tmp_path),
+        "LAKE_URL": (tmp_path / "lake").as_uri(),
+        "WAREHOUSE_URL": warehouse_url,
+        "DATASETS": "starlink",
+    }
     return Context(Settings.from_env(env))
 
 
@@ -68,19 +75,29 @@ def test_a_reader_of_the_load_log_holds_up_no_load(ctx, reader, short_wait):
 
 
 def test_a_load_waits_for_a_reader_of_its_partition_then_names_it(ctx, reader, short_wait):
+    """The reload fills its pending table beside the reader; publishing it must swap the partition the
+    reader holds, so it waits LOCK_WAIT_SECONDS, names the holder and what was kept, and a publish
+    once the reader is gone completes it."""
     staged(ctx, DS1, 20)
     ingest.load(ctx, "starlink", DS1)
+    staged(ctx, DS1, 25)
     reader.execute("select count(*) from raw.starlink")
     started = time.monotonic()
     with pytest.raises(WarehouseError) as failed:
         ingest.load(ctx, "starlink", DS1)
     assert time.monotonic() - started < 20
     message = str(failed.value)
-    assert "waited 1s (LOCK_WAIT_SECONDS) for the locks of raw.starlink" in message
+    assert (
+        f"publishing ds {DS1} failed: waited 1s (LOCK_WAIT_SECONDS) for a transform, the loads of starlink" in message
+    )
     assert f"held by pid {reader.info.backend_pid} a-long-report (idle in transaction for " in message
     assert "select count(*) from raw.starlink" in message
+    assert f"ds {DS1} stays as published before; loaded and unpublished: starlink" in message
+    assert f"`starlink42k publish --ds {DS1}`" in message
     reader.rollback()
     assert table(ctx, "select count(*) from raw.starlink") == [(20,)]  # the ds kept its rows
+    publishing.publish(ctx, DS1)
+    assert table(ctx, "select count(*) from raw.starlink") == [(25,)]
 
 
 def test_adding_a_missing_load_log_column_waits_at_most_lock_wait(ctx, reader, short_wait):

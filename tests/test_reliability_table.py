@@ -19,7 +19,7 @@ def load_script():
 
 
 def test_the_readme_table_is_what_the_suite_collects() -> None:
-    """Every collected fault case is in the README, as held (the suite runs green in `make test`)."""
+    """Every collected fault case is in the README, as held (the suite runs green in `make test-all`: its slow tier)."""
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--check", "--assume-held"], cwd=REPO, capture_output=True, text=True, timeout=300
     )

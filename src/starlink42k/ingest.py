@@ -213,7 +213,7 @@ def load(ctx: Context, dataset: str, ds: str, *, publish: bool = True) -> wh.Loa
                         "excluded": manifest.get("excluded"),
                     },
                 )
-            except psycopg.Error as exc:
+            except (psycopg.Error, WarehouseError) as exc:  # WarehouseError: a wait ran out, or the rows differ
                 rerun = f"`starlink42k load {dataset} --ds {ds}`" if publish else f"`starlink42k run --ds {ds}`"
                 raise WarehouseError(
                     f"loading {uri} into raw.{dataset} failed: {publishing.short(exc)}; nothing of this load "

@@ -39,7 +39,7 @@ def publish(ctx: Context, ds: str, *, keep_published: bool = False) -> wh.DsStat
     try:
         with wh.session(ctx.warehouse) as conn:
             state, published = wh.publish_ds(conn, ds, datasets, keep_published=keep_published)
-    except psycopg.Error as exc:
+    except (psycopg.Error, WarehouseError) as exc:  # WarehouseError: a lock wait ran out, naming its holder
         raise WarehouseError(
             f"publishing ds {ds} failed: {short(exc)}; nothing of it changed. "
             + kept(ctx, ds, f"`starlink42k publish --ds {ds}`")
