@@ -75,10 +75,10 @@ stop: ## Stop the embedded PostgreSQL servers that `make run` and `make demo` le
 # Tiers (pytest markers, pyproject.toml): `make test` runs what no slow tier marks, in minutes;
 # the slow tiers are the fault suite, the cluster fakes, whole-pipeline runs and the containers.
 SLOW_TIERS := pipeline or faults or cluster or images
-# pytest-xdist workers for the slow tiers: their cases mostly wait (on kills, retries, servers).
+# pytest-xdist workers: many tests wait (on dbt, helm, PostgreSQL, kills, retries) more than they compute.
 TEST_WORKERS ?= 2
 test: venv-dev $(CHECKOV_VENV)/bin/checkov ## Run the tests (minutes): library, dbt on a real PostgreSQL, DAGs, charts
-	$(BIN)/pytest -m "not ($(SLOW_TIERS))" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not ($(SLOW_TIERS))" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-slow: venv-dev ### Run the slow tiers but the containers: fault suite, cluster fakes, whole-pipeline runs
 	$(BIN)/pytest -m "(pipeline or faults or cluster) and not images" -n $(TEST_WORKERS) $(PYTEST_ARGS)

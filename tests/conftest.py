@@ -3,6 +3,7 @@
 - PostgreSQL: the embedded server the pipeline itself uses (pgserver), one fresh database per test.
 - S3: moto's S3 API server, as a separate process; boto3 talks to it over HTTP.
 - The SpaceX API / CelesTrak: ``ScriptedReplay`` (support/replay.py) with fixture documents and scripted faults.
+- The golden run: one whole run of those documents, made once, for the tests that only read a run.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 from starlink42k.settings import variable_names
 from starlink42k.warehouse import embedded_url
 from support import spacex_docs as docs
+from support.golden import Run, whole_run
 from support.net import free_port, wait_for_port
 from support.replay import ScriptedReplay
 
@@ -147,3 +149,17 @@ def pipeline_env(
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     return env
+
+
+# --- the golden run ------------------------------------------------------------------------------
+GOLDEN_DS = "2024-01-31"
+
+
+@pytest.fixture(scope="session")
+def golden_run(
+    pg_server: str, api_docs: dict[str, list[dict]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Run]:
+    """`starlink42k run` of ``api_docs`` for GOLDEN_DS, once per session (support/golden.py): read it,
+    never write to it."""
+    with whole_run(api_docs, GOLDEN_DS, tmp_path_factory.mktemp("golden"), pg_server) as run:
+        yield run

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -13,10 +14,12 @@ import pytest
 
 from starlink42k import cli
 from starlink42k.answer import Answer
+from starlink42k.lake import report_prefix
 from starlink42k.render import summary_text
 from starlink42k.replay import ReplayServer
 from support import spacex_docs as docs
 from support.expected import independent_answer
+from support.golden import Run, whole_run
 
 DS = "2024-01-31"
 
@@ -78,6 +81,13 @@ def hand_fixture() -> dict[str, list[dict]]:
     return {"launches": launches, "starlink": sats}
 
 
+@pytest.fixture(scope="module")
+def hand_run(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    """One run of the hand-computed history, read by the tests below that change nothing."""
+    with whole_run(hand_fixture(), DS, tmp_path_factory.mktemp("hand"), pg_server) as run:
+        yield run
+
+
 def run_pipeline(monkeypatch, pipeline_env, api: dict, ds: str = DS) -> dict:
     with ReplayServer(spacex=api) as server:
         monkeypatch.setenv("SPACEX_API_URL", server.spacex_url)
@@ -86,8 +96,8 @@ def run_pipeline(monkeypatch, pipeline_env, api: dict, ds: str = DS) -> dict:
     return json.loads((lake / f"reports/starlink/ds={ds}/answer.json").read_bytes())
 
 
-def test_the_answer_matches_the_hand_computation(monkeypatch, pipeline_env, capsys):
-    answer = run_pipeline(monkeypatch, pipeline_env, hand_fixture())
+def test_the_answer_matches_the_hand_computation(hand_run: Run):
+    answer = hand_run.answer
 
     assert answer["as_of"] == "2022-10-25"  # the newest epoch, not the run date
     # 12 launched; decayed by then: 44001, 44002, 52003, and 48002 (date unknown) -> 8 in orbit
@@ -107,10 +117,10 @@ def test_the_answer_matches_the_hand_computation(monkeypatch, pipeline_env, caps
     assert answer["source"] == "spacex_api" and answer["sample_data"] is False
     assert answer["sources"][0]["url"].endswith("/v4/starlink/query")
 
-    out = capsys.readouterr().out
+    out = hand_run.stdout
     assert "satellites in orbit     8" in out and "source is stale" in out
 
-    with psycopg.connect(pipeline_env["WAREHOUSE_URL"]) as conn:
+    with psycopg.connect(hand_run.warehouse_url) as conn:
         assigned = dict(
             conn.execute("select norad_id, launch_assignment from intermediate.int_satellites__assigned_to_launches")
         )
@@ -126,15 +136,18 @@ def test_the_answer_matches_the_hand_computation(monkeypatch, pipeline_env, caps
     assert happened[6] is False and happened[7] is False and happened[5] is True
 
 
-def test_answer_json_is_the_typed_answer_with_provenance_from_the_warehouse(monkeypatch, pipeline_env, capsys):
+def test_answer_json_is_the_typed_answer_with_provenance_from_the_warehouse(hand_run: Run, monkeypatch, tmp_path):
     """answer.json has one writer and one reader (answer.Answer); the printed summary renders from
     it; where and when each source was fetched comes from raw.load_log, not from the lake."""
-    run_pipeline(monkeypatch, pipeline_env, hand_fixture())
-    lake = Path(pipeline_env["LAKE_URL"].removeprefix("file://"))
-    body = (lake / f"reports/starlink/ds={DS}/answer.json").read_bytes()
+    body = hand_run.answer_bytes
     answer = Answer.from_json(body)
     assert answer.to_json() == body
-    assert summary_text(answer) in capsys.readouterr().out
+    assert summary_text(answer) in hand_run.stdout
+    # A copy of the run's lake, so that the shared run is left as it was; report writes only the lake.
+    lake = tmp_path / "lake"
+    shutil.copytree(hand_run.lake, lake)
+    hand_run.use(monkeypatch)
+    monkeypatch.setenv("LAKE_URL", lake.as_uri())
 
     manifest = json.loads((lake / f"raw/spacex/starlink/ds={DS}/_manifest.json").read_bytes())
     (source,) = answer.sources
@@ -146,8 +159,8 @@ def test_answer_json_is_the_typed_answer_with_provenance_from_the_warehouse(monk
     assert (again.sources[0].url, again.sources[0].fetched_at) == (source.url, source.fetched_at)
 
 
-def test_the_answer_matches_an_independent_computation(monkeypatch, pipeline_env, api_docs):
-    answer = run_pipeline(monkeypatch, pipeline_env, api_docs)
+def test_the_answer_matches_an_independent_computation(golden_run: Run, api_docs):
+    answer = golden_run.answer
     expected = independent_answer(api_docs["launches"], api_docs["starlink"])
 
     assert answer["as_of"] == expected["as_of"]
@@ -159,20 +172,21 @@ def test_the_answer_matches_an_independent_computation(monkeypatch, pipeline_env
     assert answer["details"]["starlink_launches"] == expected["starlink_launches"]
 
 
-def test_the_chart_is_a_real_png(monkeypatch, pipeline_env, tmp_path):
-    run_pipeline(monkeypatch, pipeline_env, hand_fixture())
-    png = (tmp_path / f"lake/reports/starlink/ds={DS}/chart.png").read_bytes()
+def test_the_chart_is_a_real_png(hand_run: Run):
+    folder = hand_run.lake / report_prefix(DS)
+    png = (folder / "chart.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
     width, height = struct.unpack(">II", png[16:24])
     assert (width, height) == (1210, 880) and len(png) > 20_000
     import matplotlib.image
 
-    pixels = matplotlib.image.imread(tmp_path / f"lake/reports/starlink/ds={DS}/chart.png")
+    pixels = matplotlib.image.imread(folder / "chart.png")
     assert pixels.shape[:2] == (880, 1210) and pixels.std() > 0.05  # not a blank image
-    report = (tmp_path / f"lake/reports/starlink/ds={DS}/report.md").read_text()
+    report = (folder / "report.md").read_text()
     assert "![chart](chart.png)" in report and "| constant cadence |" in report
 
 
+@pytest.mark.pipeline  # runs of its own
 def test_rerun_and_backfill_give_the_same_answer(monkeypatch, pipeline_env):
     api = hand_fixture()
     first = run_pipeline(monkeypatch, pipeline_env, api, ds="2024-01-30")
@@ -196,10 +210,9 @@ def test_rerun_and_backfill_give_the_same_answer(monkeypatch, pipeline_env):
     assert daily == [("2024-01-30", 8), ("2024-01-31", 8)]  # both after the data's newest date: as of it
 
 
-def test_backtest_command(monkeypatch, pipeline_env, api_docs, capsys):
+def test_backtest_command(golden_run: Run, monkeypatch, api_docs, capsys):
     """The rolling backtest's table, and `--cutoff --horizon` for one more fit checked against the data."""
-    run_pipeline(monkeypatch, pipeline_env, api_docs)
-    capsys.readouterr()
+    golden_run.use(monkeypatch)
     assert cli.main(["backtest", "--ds", DS, "--cutoff", "2021-06-30", "--horizon", "6"]) == 0
     out = capsys.readouterr().out
     assert "Rolling-origin backtest" in out and "naive (no growth)" in out
@@ -227,6 +240,7 @@ def _sats(api: dict) -> list[dict]:
     ]
 
 
+@pytest.mark.pipeline  # runs of its own
 def test_a_smaller_target_is_reached_as_computed_by_hand(monkeypatch, pipeline_env):
     """8 in orbit on 2022-10-25; 0.25 launches/month x 3 satellites against 0.25 decays/month:
     each launch nets 3 - 0.25/0.25 = 2, so 12 more satellites take 6 launches = 24 months
@@ -239,6 +253,7 @@ def test_a_smaller_target_is_reached_as_computed_by_hand(monkeypatch, pipeline_e
     assert (constant["reaches_target_on"], constant["reaches_target_month"]) == ("2024-10-24", "2024-10")
 
 
+@pytest.mark.pipeline  # runs of its own
 def test_the_forecasts_assumptions_are_settings_that_reach_dbt_and_the_report(monkeypatch, pipeline_env):
     """CADENCE_WINDOW_MONTHS=6: in (2022-04-25, 2022-10-25] launches 2022-055 (3 satellites) and
     2022-120 (2): 2/6 = 0.333 a month, 2.5 satellites per launch; decays 44002, 52003 and 48002 (no

@@ -48,6 +48,7 @@ def starlink42k(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
     return subprocess.run([str(CLI), *args], env=env, capture_output=True, text=True, timeout=900)
 
 
+@pytest.mark.pipeline  # whole runs of its own
 def test_round_trip_with_the_embedded_warehouse_gives_each_ds_its_answer_again(tmp_path: Path, api_docs: dict) -> None:
     """The issue's check: two ds run, the lake and the warehouse lost and restored. `report` for the older
     ds is refused (the marts are the newer ds's); the documented recipe, `transform` then `report` for

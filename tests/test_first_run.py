@@ -26,6 +26,7 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.pipeline  # whole runs of its own
 def test_make_demo_end_to_end(tmp_path):
     env = {**os.environ, "DATA_DIR": str(tmp_path)}
     try:
@@ -64,6 +65,7 @@ def test_make_demo_end_to_end(tmp_path):
         (f"http://127.0.0.1:{closed_port()}/v4", "connection refused"),
         ("http://api.spacex.invalid/v4", "DNS lookup failed"),
     ],
+    ids=["refused", "dns"],  # the same on every xdist worker (the closed port is not)
 )
 def test_unreachable_api_fails_clearly_and_writes_nothing(url, cause, monkeypatch, pipeline_env, tmp_path, capsys):
     monkeypatch.setenv("SPACEX_API_URL", url)

@@ -8,9 +8,12 @@ import subprocess
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from starlink42k.replay import ReplayServer
 from support import satcat_docs as sc
+
+pytestmark = pytest.mark.pipeline  # `make run` end to end
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,6 +17,8 @@ from starlink42k import cli
 from support.expected import _day, independent_answer
 from support.point_in_time import backtest_rows, check_backtest, in_orbit_spacex
 
+pytestmark = pytest.mark.pipeline  # each a run or a backfill loop of its own
+
 BEFORE_FIRST_LAUNCH = "2019-01-15"  # the replay's first Starlink launch is 2019-05-24
 
 

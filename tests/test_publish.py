@@ -195,6 +195,7 @@ def report(capsys, ds: str) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
+@pytest.mark.pipeline  # whole runs of its own
 def test_report_refuses_marts_built_for_another_ds_or_from_another_snapshot(
     monkeypatch, pipeline_env, api_docs, capsys
 ) -> None:

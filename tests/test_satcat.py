@@ -154,6 +154,7 @@ def overlap_fixture() -> tuple[dict, list[dict]]:
     return {"launches": [a, b], "starlink": sats}, cat
 
 
+@pytest.mark.pipeline  # whole runs of its own
 def test_reconciliation_and_the_freshest_source(monkeypatch, pipeline_env):
     api, cat = overlap_fixture()
     monkeypatch.setenv("DATASETS", "launches,starlink,satcat")
@@ -194,6 +195,7 @@ def test_reconciliation_and_the_freshest_source(monkeypatch, pipeline_env):
     ]
 
 
+@pytest.mark.pipeline  # whole runs of its own
 def test_satcat_can_be_switched_off(monkeypatch, pipeline_env):
     api, cat = overlap_fixture()
     with ScriptedReplay(spacex=api, satcat=cat) as server:

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from starlink42k import cli
 from starlink42k.replay import ReplayServer
@@ -51,6 +52,7 @@ def status(capsys, *args: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.pipeline  # whole runs of its own
 def test_status_reports_fetched_rejected_excluded_loaded_and_the_answer(monkeypatch, pipeline_env, api_docs, capsys):
     lake = run(monkeypatch, api_docs, DS1, DS2)
     report = status(capsys)
@@ -93,6 +95,7 @@ def test_status_reports_fetched_rejected_excluded_loaded_and_the_answer(monkeypa
     assert f"  starlink       {satellites:,}         {REJECTED}         0     {satellites - REJECTED:,}" in text
 
 
+@pytest.mark.pipeline  # whole runs of its own
 def test_status_of_loads_recorded_before_the_counts(monkeypatch, pipeline_env, api_docs, capsys):
     """A raw.load_log from before the counts were recorded: its loads show '-', nothing fails."""
     run(monkeypatch, api_docs, DS1)
