@@ -76,6 +76,11 @@ class Deadline:
         self._timer.start()
 
     @property
+    def cut(self) -> bool:
+        """The deadline shut the socket down (what was read since may be a truncated body)."""
+        return self._cut
+
+    @property
     def passed(self) -> bool:
         return self._cut or time.monotonic() >= self.ends
 
@@ -100,9 +105,12 @@ class Deadline:
 
 
 def _shut(conn: HTTPConnection) -> None:
-    if conn.sock is not None:
+    # A response that closes its connection (HTTP/1.0, `Connection: close`) is read from a socket the
+    # connection has already let go of (conn.sock is None): the one it connected is kept for this.
+    sock = conn.sock or getattr(conn, "_deadline_sock", None)
+    if sock is not None:
         with contextlib.suppress(OSError):
-            conn.sock.shutdown(socket.SHUT_RDWR)
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 # The deadline of the request being sent, which the connections below report to.
@@ -121,6 +129,8 @@ class _Watched:
     def connect(self) -> None:
         _watch(self)  # type: ignore[arg-type]
         super().connect()  # type: ignore[misc]
+        self._deadline_sock = self.sock  # type: ignore[attr-defined]
+        _watch(self)  # type: ignore[arg-type]  # connected after the deadline passed: shut at once
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         _watch(self)  # type: ignore[arg-type]
@@ -304,6 +314,8 @@ class HttpClient:
                         sink.seek(0)
                         sink.truncate()
                     response._content = self._read_body(response, url, what, sink)
+                    if deadline.cut:  # a body without a length ends as a clean EOF when its socket is cut
+                        raise self._past_deadline(method, url, what)
                 except BODY_ERRORS as exc:
                     if deadline.passed:
                         raise self._past_deadline(method, url, what) from None

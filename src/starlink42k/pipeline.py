@@ -117,9 +117,12 @@ def demo(settings: Settings, ds: str) -> tuple[Context, Answer]:
 def backtest(ctx: Context, ds: str, cutoff: str | None = None, horizon: int | None = None) -> str:
     """The rolling-origin backtest as of ds, as text; with ``cutoff`` (or ``horizon`` alone: that many
     months before the as-of date) one more fit at that date, checked ``horizon`` months later (12).
-    Rebuilds the forecast's fits, paths and backtest for ds (dbt/selectors.yml)."""
+    Rebuilds the forecast's fits, paths and backtest for ds (dbt/selectors.yml), as a transform does:
+    holding marts_lock, so that no transform or report runs meanwhile. Like every dbt build it empties
+    marts.marts_build: `report` then asks for a `transform` of its ds first."""
     extra: dict[str, object] = {}
     if cutoff or horizon:
         extra = {"backtest_cutoff": cutoff or "horizon", "backtest_horizon_months": horizon or 12}
-    dbt(ctx, "build", "--selector", "backtest", ds=ds, extra_vars=extra)
-    return backtest_text(ctx)
+    with wh.marts_lock(ctx.warehouse):
+        dbt(ctx, "build", "--selector", "backtest", ds=ds, extra_vars=extra)
+        return backtest_text(ctx)

@@ -211,7 +211,7 @@ def advisory_lock(
 
 
 def marts_lock(warehouse: Warehouse, *, shared: bool = False) -> contextlib.AbstractContextManager:
-    """Exclusive while dbt rebuilds the marts; shared to read them (report) or to load raw."""
+    """Exclusive while dbt rebuilds the marts (transform, backtest); shared to read them (report)."""
     return advisory_lock(warehouse, MARTS_LOCK, shared=shared, what="another transform (dbt build of the marts)")
 
 
@@ -411,7 +411,10 @@ def load_csv(
     staging = f"{final}__loading"
     digest = hashlib.sha256(header)
     create_raw_tables(conn)
-    waited_for = f"the locks of raw.{dataset.name} (another load of it, or a publish of its ds {ds})"
+    waited_for = (
+        f"the locks of raw.{dataset.name} (another load of it, a publish, or a reader of raw.{dataset.name} "
+        "when the CSV brings a new column)"
+    )
     with waiting_for(conn, waited_for), conn.transaction():
         bounded_lock_wait(conn)
         # One load per dataset at a time: DDL on the parent and the pending swap must not interleave.

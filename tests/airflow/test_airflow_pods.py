@@ -16,6 +16,8 @@ import pytest
 import yaml
 from airflow_helpers import DS, IMAGE_TAG, build_pod, template_context
 
+from starlink42k.warehouse import dbt_pgoptions
+
 NAMESPACE = "starlink"
 # The tag the Airflow image carries (STARLINK_IMAGE_TAG): the pods run the images of that build.
 PIPELINE = f"starlink42k/pipeline:{IMAGE_TAG}"
@@ -48,6 +50,8 @@ DBT_ENV = {
     "DBT_LOG_PATH": "/tmp/dbt/logs",
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "HOME": "/tmp",
+    # the session options the CLI gives its own dbt: bounded lock waits, a killed pod's session ended
+    "PGOPTIONS": dbt_pgoptions(),
 }
 CLI_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 DBT_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "2", "memory": "1536Mi"}}

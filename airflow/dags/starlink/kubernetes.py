@@ -116,6 +116,10 @@ DBT_ENV = {
     "DBT_LOG_PATH": f"{TMP}/dbt/logs",
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "HOME": TMP,
+    # dbt's sessions wait for a lock at most LOCK_WAIT_SECONDS, and the server ends those of a pod
+    # killed mid-statement within 2 s: the pipeline's warehouse.dbt_pgoptions(), as the CLI gives its
+    # dbt (tests/airflow/test_airflow_pods.py checks that the two agree).
+    "PGOPTIONS": "-c lock_timeout=600000ms -c client_connection_check_interval=2000ms",
 }
 
 # --- the Secrets the pods read (charts/starlink-platform/templates/secrets.yaml) -----------------
