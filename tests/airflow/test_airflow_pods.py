@@ -243,3 +243,18 @@ def test_the_ds_comes_from_the_run(tasks: dict) -> None:
     context = template_context(task, datetime(2022, 10, 28, tzinfo=UTC))
     task.render_template_fields(context)
     assert task.build_pod_request_obj(context, dry_run=True).spec.containers[0].args[-1] == "2022-10-28"
+
+
+def test_a_stopped_task_gives_its_step_time_to_stop_its_work(tasks: dict) -> None:
+    """Stopping a task deletes its pod: the SIGTERM grace period outlasts the step's own stop (its
+    statement cancelled at once, dbt given DBT_STOP_SECONDS before SIGKILL), on every pod."""
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    from starlink42k.dbt_runner import DBT_STOP_SECONDS
+
+    pods = [t for t in tasks.values() if isinstance(t, KubernetesPodOperator)]
+    assert pods
+    for task in pods:
+        grace = build_pod(task)["spec"].get("terminationGracePeriodSeconds")
+        assert grace is not None and grace >= 2 * DBT_STOP_SECONDS + 5, (task.task_id, grace)
+        assert task.termination_grace_period == grace  # and on_kill deletes the pod with it

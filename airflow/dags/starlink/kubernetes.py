@@ -175,6 +175,9 @@ def _pod(component: str, image: str, resources: k8s.V1ResourceRequirements) -> d
         "on_finish_action": "delete_succeeded_pod",
         # First start on a fresh kind node includes loading the image.
         "startup_timeout_seconds": 300,
+        # Stopping the task (on_kill) deletes the pod: its SIGTERM makes the step cancel its statement
+        # and stop dbt (SIGINT, then SIGKILL after 10 s: dbt_runner.DBT_STOP_SECONDS) well within this.
+        "termination_grace_period": 30,
         # A restarted worker finds its running pod again instead of starting a second one
         # (Airflow 3.3's successor of reattach_on_restart).
         "durable": True,
