@@ -10,8 +10,9 @@ published rest of its ds. Until then readers see the previous published data who
 pending tables stay for the rerun, which completes and publishes them.
 
 dbt records in marts.marts_build the ds it built the marts for, and the snapshot of each dataset it
-read (dbt/models/marts/marts_build.sql); each `dbt build` or `dbt run` empties it first, so a build
-that did not finish leaves it empty. `report` refuses a ds the marts were not built for.
+read (dbt/models/marts/marts_build.sql); each `dbt build` or `dbt run` empties it first (but a
+partial one for the same ds: a model retried, a backtest), so a build that did not finish leaves it
+empty. `report` refuses a ds the marts were not built for.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 {#- Which ds the marts were built for, from which snapshot of each dataset, and when: one row,
     built after every other mart (the depends_on lines: every mart must be listed, which
-    tests/test_publish.py checks) and emptied first by every build (macros/marts_build.sql), so it
-    is there only when a whole build finished. `report` refuses a ds the marts were not built for,
+    tests/test_publish.py checks) and emptied first by a build (macros/marts_build.sql), so it
+    is there only when a whole build finished (or a partial one for its ds). `report` refuses a ds the marts were not built for,
     or built from a snapshot that is no longer the one published for it (src/starlink42k/publish.py). -#}
 -- depends_on: {{ ref('dim_data_sources') }}
 -- depends_on: {{ ref('dim_launches') }}
