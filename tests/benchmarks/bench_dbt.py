@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -159,15 +160,18 @@ def main() -> int:
             ("real_size", lambda env: real_size(env, workdir, runs)),
             ("scaled", lambda env: scaled(env, workdir, days, satellites, runs)),
         ):
-            # An embedded PostgreSQL of its own, stopped after (wh.start_embedded's outlives this process).
-            server = pgserver.get_server(workdir / f"{name}-warehouse", cleanup_mode="stop")
-            url = wh.embedded_url(workdir / f"{name}-warehouse")
+            # An embedded PostgreSQL of its own, stopped after (wh.start_embedded's outlives this process),
+            # in a short path of its own: its socket's path must stay under 108 bytes.
+            pgdata = Path(tempfile.mkdtemp(prefix=f"sl42k-{name}-")) / "pg"
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+            url = wh.embedded_url(pgdata)
             env = {**os.environ, "DATA_DIR": str(workdir / name), "WAREHOUSE_URL": url}
             print(f"benchmarking dbt build: {name} ...", file=sys.stderr, flush=True)
             try:
                 results[name] = run(env)
             finally:
                 server.cleanup()
+                shutil.rmtree(pgdata.parent, ignore_errors=True)
     print(json.dumps(results, indent=2))
     (bench_dir / "dbt.json").write_text(json.dumps(results, indent=2))
     print(f"written to {bench_dir / 'dbt.json'}")
