@@ -3,7 +3,7 @@ cut: the server keeps its state (moto's S3 lives in memory and would lose every 
 stopped), the client sees it go away.
 
 Modes: ``pass`` forwards; ``down`` resets every connection, open or new (unreachable mid-upload);
-``500`` answers every request with an HTTP 500 (a sick S3)."""
+``500`` answers every request with an HTTP 500 (a sick S3). ``cut()`` resets the open connections only."""
 
 from __future__ import annotations
 
@@ -32,10 +32,16 @@ class CuttableProxy:
         assert mode in ("pass", "down", "500")
         self.mode = mode
         if mode != "pass":
-            with self._lock:
-                for sock in self._open:
-                    _reset(sock)
-                self._open.clear()
+            self.cut()
+
+    def cut(self) -> None:
+        """Reset every open connection; in ``pass`` mode new ones go on being forwarded: a route that drops
+        and comes back at once. (``down`` then ``pass`` leaves a moment, longer on a busy machine, in which
+        a client that reconnects as soon as its connection is reset is refused too.)"""
+        with self._lock:
+            for sock in self._open:
+                _reset(sock)
+            self._open.clear()
 
     def close(self) -> None:
         self._closed = True

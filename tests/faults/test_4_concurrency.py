@@ -16,11 +16,12 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
 import pytest
-from fault_stack import invariants, start_watched, wait_for
+from fault_stack import Watched, invariants, start_watched, wait_for
 from kill_support import DS, PREVIOUS, Baseline, baseline, with_injection
 
 RUN = ("run", "--ds", DS)
@@ -45,6 +46,12 @@ def advisory_waiters(url: str) -> int:
         ).fetchone()[0]
 
 
+def emitted(proc: Watched, name: str, *, first: bool = False) -> datetime:
+    """When ``proc`` wrote its last (``first``: first) event ``name``: the record's own timestamp
+    (milliseconds, the clock every process shares), not when the case read it."""
+    return (min if first else max)(datetime.fromisoformat(e["ts"]) for _, e in proc.events if e.get("event") == name)
+
+
 def assert_consistent(base: Baseline) -> None:
     assert invariants(base.stack) == []
     assert base.stack.leftovers() == []
@@ -60,8 +67,10 @@ def test_two_runs_of_one_ds(base: Baseline) -> None:
     assert first.wait(deadline) == 0, first.stderr()[-3000:]
     assert second.wait(max(deadline - (time.monotonic() - started), 1)) == 0, second.stderr()[-3000:]
     # never both writing: the one that finished first was done loading before the other began to write
-    a, b = sorted((first, second), key=lambda w: w.started + w.at("run.done"))
-    assert a.started + a.at("report.done") <= b.started + min(t for t, e in b.events if e["event"] == "extract.written")
+    # (by when each wrote its line: the first's report.done before it releases the run lock, the
+    # second's first extract.written after it takes it)
+    a, b = sorted((first, second), key=lambda w: emitted(w, "run.done"))
+    assert emitted(a, "report.done") <= emitted(b, "extract.written", first=True)
     assert_consistent(base)
 
 
@@ -91,10 +100,12 @@ def test_load_racing_transform(base: Baseline) -> None:
     wait_for(lambda: advisory_waiters(stack.warehouse_url) >= 1 or load.proc.poll() is not None, 60)
     assert transform.wait(bound(base, 1)) == 0, transform.stderr()[-3000:]
     assert load.wait(bound(base, 1)) == 0, load.stderr()[-3000:]
-    # the load committed its pending table while dbt ran; its attempt to publish waited for the transform
-    transform_done = transform.started + transform.at("transform.done")
-    assert load.started + load.at("load.done") < transform_done
-    assert load.started + load.at("publish.waiting") >= transform_done
+    # the load committed its pending table while dbt ran; its attempt to publish waited for the transform.
+    # By when each process wrote its line (the clock they share), not when the case read it: dbt's last
+    # line is written before the transform releases the marts lock, its transform.done after.
+    dbt_finished = emitted(transform, "dbt.output")
+    assert emitted(load, "load.done") < dbt_finished
+    assert emitted(load, "publish.waiting") >= dbt_finished
     for step in (("publish", "--ds", DS), ("transform", "--ds", DS), ("report", "--ds", DS)):
         done = stack.run(*step)
         assert done.returncode == 0, done.stderr[-3000:]
