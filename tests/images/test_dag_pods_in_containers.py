@@ -25,6 +25,7 @@ import pytest
 from images_helpers import IMAGE_TAG, IMAGE_TESTS, NOT_REQUESTED, ROOT, Bucket, Docker, TcpPostgres, output
 
 from starlink42k.replay import SAMPLE_DIR, ReplayServer
+from support.point_in_time import in_orbit_satcat, starlink_payloads
 
 if not IMAGE_TESTS:
     pytest.skip(NOT_REQUESTED, allow_module_level=True)
@@ -128,12 +129,13 @@ def pods_in_dag_order() -> list[tuple[str, dict]]:
 
 
 def sample_in_orbit() -> tuple[str, int]:
-    """Satellites in orbit by the definition, straight from the bundled SATCAT sample."""
+    """Satellites in orbit as of the run's ds (or the data's newest date, if earlier), by the
+    definition, straight from the bundled SATCAT sample (support/point_in_time.py)."""
     records = json.loads(gzip.decompress((SAMPLE_DIR / "celestrak_satcat.json.gz").read_bytes()))
-    starlink = [r for r in records if r["OBJECT_TYPE"] == "PAY" and r["OBJECT_NAME"].startswith("STARLINK")]
-    as_of = max(max(d for d in (r["LAUNCH_DATE"], r["DECAY_DATE"]) if d) for r in starlink)
-    in_orbit = [r for r in starlink if r["LAUNCH_DATE"] <= as_of and not (r["DECAY_DATE"] and r["DECAY_DATE"] <= as_of)]
-    return as_of, len(in_orbit)
+    payloads = [r for r in starlink_payloads(records) if r["LAUNCH_DATE"]]
+    newest = max(max(d for d in (r["LAUNCH_DATE"], r["DECAY_DATE"]) if d) for r in payloads)
+    as_of = min(date.fromisoformat(DS), date.fromisoformat(newest))
+    return as_of.isoformat(), in_orbit_satcat(records, as_of)
 
 
 @pytest.fixture(scope="module")
