@@ -16,13 +16,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from starlink42k.settings import variable_names
 from starlink42k.warehouse import embedded_url
 from support import spacex_docs as docs
-from support.golden import Run, whole_run
+from support.golden import Run, database, whole_run
 from support.net import free_port, wait_for_port
 from support.replay import ScriptedReplay
 
@@ -77,12 +76,8 @@ def pg_server() -> Iterator[str]:
 @pytest.fixture
 def warehouse_url(pg_server: str) -> Iterator[str]:
     """A new, empty database for one test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    yield pg_server.replace("/postgres?", f"/{name}?")
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    with database(pg_server, prefix="t") as url:
+        yield url
 
 
 # --- S3 ------------------------------------------------------------------------------------------

@@ -48,9 +48,9 @@ class Run:
 
 
 @contextlib.contextmanager
-def database(pg_server: str) -> Iterator[str]:
+def database(pg_server: str, prefix: str = "golden") -> Iterator[str]:
     """A new database on the session's server, dropped after."""
-    name = f"golden_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
     try:
