@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -22,7 +21,7 @@ from starlink42k.settings import variable_names
 from starlink42k.warehouse import embedded_url
 from support import spacex_docs as docs
 from support.golden import Run, database, whole_run
-from support.net import free_port, wait_for_port
+from support.net import moto_server
 from support.replay import ScriptedReplay
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,18 +84,8 @@ def warehouse_url(pg_server: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port)
+    with moto_server() as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from fault_stack import Stack, lake_leftovers, pending_state, start_watched, wai
 from kill_support import DS, Baseline, backends, baseline, holding, load_held_at_upsert, with_injection
 from netproxy import CuttableProxy
 
-from support.net import free_port, wait_for_port
+from support.net import moto_server
 
 BIN = Path(sys.executable).parent
 RUN = ("run", "--ds", DS)
@@ -455,40 +455,34 @@ def s3(
 ) -> Iterator[tuple[Baseline, CuttableProxy]]:
     import boto3
 
-    port = free_port()
-    moto = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     proxy = None
-    try:
-        wait_for_port(port)
-        proxy = CuttableProxy(port)
-        creds = {
-            "AWS_ACCESS_KEY_ID": "test-access-key",
-            "AWS_SECRET_ACCESS_KEY": "test-secret-key",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-        bucket = f"lake-{uuid.uuid4().hex[:10]}"
-        client = boto3.client(
-            "s3",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
-            region_name="us-east-1",
-        )
-        client.create_bucket(Bucket=bucket)
-        S3Stack.client, S3Stack.bucket = client, bucket
-        root = tmp_path_factory.mktemp("s3")
-        env = {**creds, "LAKE_URL": f"s3://{bucket}/lake", "S3_ENDPOINT_URL": proxy.url}
-        with baseline(root, pg_server, api_docs, satcat_records, previous=False, stack_class=S3Stack, **env) as base:
-            yield base, proxy
-    finally:
-        if proxy:
-            proxy.close()
-        moto.terminate()
-        moto.wait(10)
+    with moto_server() as port:
+        try:
+            proxy = CuttableProxy(port)
+            creds = {
+                "AWS_ACCESS_KEY_ID": "test-access-key",
+                "AWS_SECRET_ACCESS_KEY": "test-secret-key",
+                "AWS_DEFAULT_REGION": "us-east-1",
+            }
+            bucket = f"lake-{uuid.uuid4().hex[:10]}"
+            client = boto3.client(
+                "s3",
+                endpoint_url=f"http://127.0.0.1:{port}",
+                aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+                region_name="us-east-1",
+            )
+            client.create_bucket(Bucket=bucket)
+            S3Stack.client, S3Stack.bucket = client, bucket
+            root = tmp_path_factory.mktemp("s3")
+            env = {**creds, "LAKE_URL": f"s3://{bucket}/lake", "S3_ENDPOINT_URL": proxy.url}
+            with baseline(
+                root, pg_server, api_docs, satcat_records, previous=False, stack_class=S3Stack, **env
+            ) as base:
+                yield base, proxy
+        finally:
+            if proxy:
+                proxy.close()
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,7 @@ Secret that client reads, with the policy text the chart renders; then what each
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 from k8s_helpers import find
 
-from support.net import free_port, wait_for_port
+from support.net import moto_server
 
 BIN = Path(sys.executable).parent
 LAKE, LOGS, BACKUP = "starlink-lake", "airflow-logs", "starlink-lake-backup"
@@ -58,18 +56,8 @@ def who_reads(objects: list[dict]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def s3_iam() -> Iterator[str]:
     """moto's server, enforcing IAM after the first 3 calls (which create the admin)."""
-    port = free_port()
-    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"}
-    proc = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for_port(port)
+    with moto_server({"INITIAL_NO_AUTH_ACTION_COUNT": "3"}) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def client(service: str, endpoint: str, key: dict | None = None):
