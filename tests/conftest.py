@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from starlink42k.settings import variable_names
@@ -38,11 +39,24 @@ WHOLE_TIERS = {
 }
 
 
+# The order of the slow tiers' work: whole runs (a test each, minutes) first, then the fault modules,
+# the cluster fakes' short tests last. `make test-slow` hands a module at a time to a pytest-xdist
+# worker (--dist loadscope, so a module-scoped fixture such as a fault module's stack and good run is
+# set up once, not once per worker), in this order (--no-loadscope-reorder; xdist's own order puts the
+# modules with most tests first, which left a two-minute whole run to start last, alone).
+RUN_ORDER = ("pipeline", "faults")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         for marker, holds in WHOLE_TIERS.items():
             if holds(item.path):
                 item.add_marker(marker)
+
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, name in enumerate(RUN_ORDER) if item.get_closest_marker(name)), len(RUN_ORDER))
+
+    items.sort(key=rank)  # stable: collection order within a rank
 
 
 @pytest.fixture(autouse=True)
@@ -65,8 +79,14 @@ def pg_server() -> Iterator[str]:
     # Not under pytest's tmp root: another pytest session rotating old tmp dirs must not delete it.
     root = Path(tempfile.mkdtemp(prefix="starlink42k-pg-"))
     server = pgserver.get_server(root / "pgdata", cleanup_mode="stop")
+    url = embedded_url(root / "pgdata")
+    # A throwaway server: nothing to keep across a crash of the machine, so no waiting for the disk.
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"alter system set {name} = off")
+        conn.execute("select pg_reload_conf()")
     try:
-        yield embedded_url(root / "pgdata")
+        yield url
     finally:
         server.cleanup()
         shutil.rmtree(root, ignore_errors=True)
