@@ -80,12 +80,12 @@ def pg_server() -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="starlink42k-pg-"))
     server = pgserver.get_server(root / "pgdata", cleanup_mode="stop")
     url = embedded_url(root / "pgdata")
-    # A throwaway server: nothing to keep across a crash of the machine, so no waiting for the disk.
-    with psycopg.connect(url, autocommit=True) as conn:
-        for name in ("fsync", "synchronous_commit", "full_page_writes"):
-            conn.execute(f"alter system set {name} = off")
-        conn.execute("select pg_reload_conf()")
     try:
+        # A throwaway server: nothing to keep across a crash of the machine, so no waiting for the disk.
+        with psycopg.connect(url, autocommit=True) as conn:
+            for name in ("fsync", "synchronous_commit", "full_page_writes"):
+                conn.execute(f"alter system set {name} = off")
+            conn.execute("select pg_reload_conf()")
         yield url
     finally:
         server.cleanup()
