@@ -80,10 +80,8 @@ TEST_WORKERS ?= 2
 test: venv-dev $(CHECKOV_VENV)/bin/checkov ## Run the tests (minutes): library, dbt on a real PostgreSQL, DAGs, charts
 	$(BIN)/pytest -m "not ($(SLOW_TIERS))" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-# A module at a time per worker, in tests/conftest.py's order (RUN_ORDER says why).
 test-slow: venv-dev ### Run the slow tiers but the containers: fault suite, cluster fakes, whole-pipeline runs
-	$(BIN)/pytest -m "(pipeline or faults or cluster) and not images" -n $(TEST_WORKERS) \
-	  --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
+	$(BIN)/pytest -m "(pipeline or faults or cluster) and not images" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-all: test test-slow test-images ## Run every test: make test, the slow tiers, the images (what CI runs)
 

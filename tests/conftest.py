@@ -39,24 +39,11 @@ WHOLE_TIERS = {
 }
 
 
-# The order of the slow tiers' work: whole runs (a test each, minutes) first, then the fault modules,
-# the cluster fakes' short tests last. `make test-slow` hands a module at a time to a pytest-xdist
-# worker (--dist loadscope, so a module-scoped fixture such as a fault module's stack and good run is
-# set up once, not once per worker), in this order (--no-loadscope-reorder; xdist's own order puts the
-# modules with most tests first, which left a two-minute whole run to start last, alone).
-RUN_ORDER = ("pipeline", "faults")
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         for marker, holds in WHOLE_TIERS.items():
             if holds(item.path):
                 item.add_marker(marker)
-
-    def rank(item: pytest.Item) -> int:
-        return next((i for i, name in enumerate(RUN_ORDER) if item.get_closest_marker(name)), len(RUN_ORDER))
-
-    items.sort(key=rank)  # stable: collection order within a rank
 
 
 @pytest.fixture(autouse=True)
