@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from starlink42k.settings import variable_names
@@ -66,14 +65,8 @@ def pg_server() -> Iterator[str]:
     # Not under pytest's tmp root: another pytest session rotating old tmp dirs must not delete it.
     root = Path(tempfile.mkdtemp(prefix="starlink42k-pg-"))
     server = pgserver.get_server(root / "pgdata", cleanup_mode="stop")
-    url = embedded_url(root / "pgdata")
     try:
-        # A throwaway server: nothing to keep across a crash of the machine, so no waiting for the disk.
-        with psycopg.connect(url, autocommit=True) as conn:
-            for name in ("fsync", "synchronous_commit", "full_page_writes"):
-                conn.execute(f"alter system set {name} = off")
-            conn.execute("select pg_reload_conf()")
-        yield url
+        yield embedded_url(root / "pgdata")
     finally:
         server.cleanup()
         shutil.rmtree(root, ignore_errors=True)
