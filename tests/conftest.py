@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -25,7 +24,6 @@ from support.net import moto_server
 from support.replay import ScriptedReplay
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 TESTS = Path(__file__).resolve().parent
 
 # --- tiers -----------------------------------------------------------------------------------------

@@ -18,12 +18,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from fault_checks import GoodRun
-from fault_stack import Stack, database_name, new_database, stack_env
+from fault_stack import Stack, stack_env
 
 from support import satcat_docs as sc
+from support.golden import database
 from support.replay import ScriptedReplay
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,17 +130,15 @@ def module_stack(
 ) -> Iterator[Stack]:
     """A stack shared by the cases of one module (its own database, lake and replay)."""
     tmp_path = tmp_path_factory.mktemp("stack")
-    url = new_database(pg_server)
-    try:
-        with ScriptedReplay(spacex=stack_spacex_docs, satcat=stack_satcat_records) as replay:
-            env = stack_env(tmp_path, url, replay)
-            if stack_password:
-                env["WAREHOUSE_URL"] = url.replace("postgresql://postgres@", f"postgresql://postgres:{stack_password}@")
-                assert stack_password in env["WAREHOUSE_URL"]
-            yield Stack(env=env, lake_dir=tmp_path / "lake", warehouse_url=url, replay=replay)
-    finally:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{database_name(url)}" with (force)')
+    with (
+        database(pg_server, prefix="t") as url,
+        ScriptedReplay(spacex=stack_spacex_docs, satcat=stack_satcat_records) as replay,
+    ):
+        env = stack_env(tmp_path, url, replay)
+        if stack_password:
+            env["WAREHOUSE_URL"] = url.replace("postgresql://postgres@", f"postgresql://postgres:{stack_password}@")
+            assert stack_password in env["WAREHOUSE_URL"]
+        yield Stack(env=env, lake_dir=tmp_path / "lake", warehouse_url=url, replay=replay)
 
 
 GOOD_DS = "2024-01-31"

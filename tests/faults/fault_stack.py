@@ -206,11 +206,6 @@ def new_database(server_url: str) -> str:
     return server_url.replace("/postgres?", f"/{name}?")
 
 
-def database_name(url: str) -> str:
-    """The database a ``new_database`` URL names."""
-    return url.split("?", 1)[0].rsplit("/", 1)[1]
-
-
 # --- watching a step from outside: its JSON log events, as they come -----------------------------
 
 

@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -34,7 +33,6 @@ from netproxy import CuttableProxy
 
 from support.net import moto_server
 
-BIN = Path(sys.executable).parent
 RUN = ("run", "--ds", DS)
 LAKE_MB = 64
 
@@ -455,10 +453,9 @@ def s3(
 ) -> Iterator[tuple[Baseline, CuttableProxy]]:
     import boto3
 
-    proxy = None
     with moto_server() as port:
+        proxy = CuttableProxy(port)
         try:
-            proxy = CuttableProxy(port)
             creds = {
                 "AWS_ACCESS_KEY_ID": "test-access-key",
                 "AWS_SECRET_ACCESS_KEY": "test-secret-key",
@@ -481,8 +478,7 @@ def s3(
             ) as base:
                 yield base, proxy
         finally:
-            if proxy:
-                proxy.close()
+            proxy.close()
 
 
 @pytest.mark.parametrize(

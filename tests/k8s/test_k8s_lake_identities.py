@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import boto3
 import pytest
@@ -24,7 +22,6 @@ from k8s_helpers import find
 
 from support.net import moto_server
 
-BIN = Path(sys.executable).parent
 LAKE, LOGS, BACKUP = "starlink-lake", "airflow-logs", "starlink-lake-backup"
 
 
